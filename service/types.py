@@ -1,0 +1,64 @@
+"""Named results that cross module boundaries: boxes and poses, in image pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned person box in image pixels, x2 > x1 and y2 > y1."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    score: float = 1.0
+    source: str = "client"
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @property
+    def area(self) -> float:
+        return max(self.width, 0.0) * max(self.height, 0.0)
+
+    def as_list(self) -> list[float]:
+        return [self.x1, self.y1, self.x2, self.y2]
+
+    def extended(self, fraction: float) -> Box:
+        """The box grown by `fraction` of its width and height (half on each side)."""
+        dx, dy = self.width * fraction / 2, self.height * fraction / 2
+        return Box(self.x1 - dx, self.y1 - dy, self.x2 + dx, self.y2 + dy, self.score, self.source)
+
+    def contains(self, xy: np.ndarray) -> np.ndarray:
+        """(N, 2) points -> (N,) bool, inside or on the border."""
+        x, y = xy[..., 0], xy[..., 1]
+        return (x >= self.x1) & (x <= self.x2) & (y >= self.y1) & (y <= self.y2)
+
+
+@dataclass
+class Pose:
+    """One person: keypoints (J, 3) as (x, y, score) in image pixels, score 0 = joint not found."""
+
+    keypoints: np.ndarray  # (J, 3)
+    score: float
+    box: Box | None = None
+    # Candidate id per joint (-1 = none): which peak each joint uses, for NMS and completion.
+    candidate_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    limb_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def visible(self) -> np.ndarray:
+        return self.keypoints[:, 2] > 0
+
+    @property
+    def num_visible(self) -> int:
+        return int(self.visible.sum())
