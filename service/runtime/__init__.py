@@ -1,0 +1,1 @@
+"""Model store, pipeline and batching worker: images (+ boxes) -> poses, at serving time."""

@@ -1,0 +1,106 @@
+"""model_store/<name>/{manifest.json, model file} -> a loaded, checksum-verified TorchScript model.
+
+Only directories inside the store are loaded: a name that resolves elsewhere (`..`, an absolute
+path, a symlink out of the store) is refused, as is a file whose sha256 differs from its manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from service.network.export import sha256_of
+from service.skeleton import Skeleton
+
+MODEL_STORE = Path(
+    os.environ.get("BOXPOSE_MODEL_STORE", Path(__file__).resolve().parents[2] / "model_store")
+)
+KINDS = ("pose", "detector")
+
+
+class ModelStoreError(RuntimeError):
+    """A model that cannot be loaded, with a message that says why."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    kind: str
+    module: torch.jit.ScriptModule
+    manifest: dict[str, Any]
+    skeleton: Skeleton | None  # None for detectors
+    stride: int
+    sha256: str
+    path: Path
+    device: str
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest.get("version", ""))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def read_manifest(name: str, store: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """Validate the name and read `<store>/<name>/manifest.json`; returns (model dir, manifest)."""
+    root = Path(store if store is not None else MODEL_STORE).resolve()
+    model_dir = (root / name).resolve()
+    if not name or model_dir == root or not _inside(model_dir, root):
+        raise ModelStoreError(f"model {name!r} is outside the model store {root}")
+    manifest_path = model_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise ModelStoreError(f"model {name!r} not found: no {manifest_path}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelStoreError(f"model {name!r}: manifest.json is not valid JSON ({exc})") from exc
+    for key in ("kind", "file", "sha256"):
+        if key not in manifest:
+            raise ModelStoreError(f"model {name!r}: manifest.json lacks {key!r}")
+    if manifest["kind"] not in KINDS:
+        raise ModelStoreError(f"model {name!r}: unknown kind {manifest['kind']!r}")
+    return model_dir, manifest
+
+
+def load_model(name: str, store: Path | None = None, device: str = "cpu") -> LoadedModel:
+    """Load a model by name from the store onto `device`, after checking its sha256."""
+    model_dir, manifest = read_manifest(name, store)
+    model_path = (model_dir / str(manifest["file"])).resolve()
+    if not _inside(model_path, model_dir) or not model_path.is_file():
+        raise ModelStoreError(f"model {name!r}: file {manifest['file']!r} missing or outside it")
+    digest = sha256_of(model_path)
+    if digest != manifest["sha256"]:
+        raise ModelStoreError(
+            f"model {name!r}: sha256 of {model_path.name} is {digest}, manifest says "
+            f"{manifest['sha256']}; the file was changed or corrupted"
+        )
+    try:
+        module = torch.jit.load(str(model_path), map_location=device)
+    except RuntimeError as exc:
+        raise ModelStoreError(f"model {name!r}: not a TorchScript file ({exc})") from exc
+    module.eval()
+    skeleton = Skeleton.from_dict(manifest["skeleton"]) if "skeleton" in manifest else None
+    if manifest["kind"] == "pose" and skeleton is None:
+        raise ModelStoreError(f"model {name!r}: a pose model's manifest needs a skeleton")
+    return LoadedModel(
+        name=str(manifest.get("name", name)),
+        kind=str(manifest["kind"]),
+        module=module,
+        manifest=manifest,
+        skeleton=skeleton,
+        stride=int(manifest.get("output_stride", 1)),
+        sha256=digest,
+        path=model_dir,
+        device=device,
+    )
