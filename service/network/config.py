@@ -77,12 +77,12 @@ PRESETS: dict[str, NetworkConfig] = {
     "lite": NetworkConfig(
         name="lite",
         backbone=BackboneConfig(
-            block="basic", layers=(2, 2, 2), widths=(32, 64, 128), stem_width=32,
+            block="basic", layers=(2, 2, 2), widths=(32, 64, 96), stem_width=32,
             dilate=(False, False, True),
         ),
         head=HeadConfig(
-            stages=3, feature_channels=96, reduce_kernel=3, branch_channels=64, first_kernel=3, first_convs=2,
-            refine_kernel=3, refine_convs=3, hidden_channels=64, upsample=True,
+            stages=3, feature_channels=64, reduce_kernel=3, branch_channels=48, first_kernel=3,
+            first_convs=2, refine_kernel=3, refine_convs=3, hidden_channels=48, upsample=True,
             deconv_channels=32,
         ),
     ),

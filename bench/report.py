@@ -1,0 +1,17 @@
+"""Write one benchmark's section of BENCHMARKS.md, leaving the other sections as they are."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+
+
+def write_section(name: str, title: str, body: str, path: Path = BENCHMARKS) -> None:
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = f"{start}\n## {title}\n\n{body.strip()}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nEach section is rewritten by the script it names.\n"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)

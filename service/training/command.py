@@ -1,0 +1,51 @@
+"""`boxpose train pose|detector`: train a model and export its best checkpoint to model_store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from service.training.config import TrainConfig
+
+_FIELDS = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    pose = sub.add_parser("pose", help="the pose network (maps and fields)")
+    pose.add_argument("--train", type=Path, required=True, help="dir with annotations.json, images/")
+    pose.add_argument("--val", type=Path, required=True, help="validation dir, same layout")
+    defaults = TrainConfig(Path(), Path(), Path(), Path())
+    for name in (
+        "run_dir", "preset", "skeleton", "batch_size", "learning_rate", "epochs", "max_steps",
+        "crop_size", "sigma", "delta", "relative_sigma", "workers", "threads",
+        "checkpoint_minutes", "val_limit", "seed", "backbone_weights", "export_name",
+        "model_store",
+    ):  # fmt: skip
+        default = getattr(defaults, name)
+        kind = Path if name in ("run_dir", "backbone_weights", "model_store") else type(default)
+        pose.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default)
+    pose.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    detector = sub.add_parser("detector", help="the person detector")
+    from service.detector import command as detector_command
+
+    detector_command.register(detector)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.kind == "detector":
+        from service.detector import command as detector_command
+
+        return int(detector_command.run(args) or 0)
+    from service.training.loop import train
+
+    values = {k: v for k, v in vars(args).items() if k in _FIELDS}
+    cfg = TrainConfig(
+        train_annotations=args.train / "annotations.json", train_images=args.train / "images",
+        val_annotations=args.val / "annotations.json", val_images=args.val / "images",
+        **values,
+    )
+    progress = train(cfg)
+    print(f"done: {progress.step} steps, best AP {progress.best_ap:.4f} at epoch "
+          f"{progress.best_epoch}")  # fmt: skip
+    return 0

@@ -1,0 +1,36 @@
+"""Training configuration: one frozen dataclass handed to `train`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    train_annotations: Path
+    train_images: Path
+    val_annotations: Path
+    val_images: Path
+    run_dir: Path = Path("runs/pose-lite")
+    preset: str = "lite"
+    skeleton: str = "aic14"
+    batch_size: int = 16
+    learning_rate: float = 8e-5  # the paper's; from scratch on CPU a larger one converges faster
+    weight_decay: float = 0.0
+    epochs: int = 50
+    max_steps: int = 0  # 0 = no limit
+    crop_size: int = 256
+    sigma: float = 6.0  # Eq. 1 in input pixels (at the crop's scale)
+    delta: float = 4.0  # Eq. 3 half width
+    relative_sigma: float = 0.0
+    background_weight: float = 0.05  # lambda of Eq. 6
+    workers: int = 1
+    threads: int = 0  # torch threads; 0 = leave torch's default
+    checkpoint_minutes: float = 5.0
+    val_limit: int = 0  # validate on the first N images (0 = all)
+    seed: int = 0
+    backbone_weights: Path | None = None  # torchvision-named ResNet state dict, e.g. ImageNet
+    export_name: str = "pose-lite"
+    model_store: Path | None = None
+    resume: bool = False

@@ -1,0 +1,47 @@
+"""The training logs (CSV) -> a PNG of the loss and validation-AP curves."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def append_csv(path: Path, row: dict[str, object]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def plot_curves(steps_csv: Path, epochs_csv: Path, out_png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, epochs = read_csv(steps_csv), read_csv(epochs_csv)
+    fig, (ax_loss, ax_ap) = plt.subplots(1, 2, figsize=(10, 4))
+    if steps:
+        x = [int(r["step"]) for r in steps]
+        y = [float(r["loss"]) for r in steps]
+        ax_loss.plot(x, y, lw=0.8)
+        ax_loss.set_yscale("log")
+    ax_loss.set(title="training loss (Eq. 8)", xlabel="step")
+    if epochs:
+        x = [int(r["step"]) for r in epochs]
+        for key in ("ap", "ap50", "ap75"):
+            ax_ap.plot(x, [float(r[key]) for r in epochs], marker="o", label=key.upper())
+        ax_ap.legend()
+    ax_ap.set(title="validation AP (AIC sigmas, GT boxes)", xlabel="step", ylim=(0, 1))
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,145 @@
+"""The training loop: samples -> Adam on Eq. 8 -> checkpoints, validation AP, the exported model."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from service.network import build_network, export_model, load_backbone_weights
+from service.network.net import PoseNet
+from service.skeleton import SKELETONS, Skeleton
+from service.training.checkpoint import Progress, load_checkpoint, save_checkpoint
+from service.training.config import TrainConfig
+from service.training.curves import append_csv, plot_curves
+from service.training.loss import total_loss
+from service.training.validate import validate
+
+
+def build_loader(cfg: TrainConfig, skeleton: Skeleton, stride: int) -> DataLoader:
+    from service.data.dataset import PoseDataset, SampleConfig
+
+    sample_cfg = SampleConfig(
+        crop_size=cfg.crop_size, stride=stride, sigma=cfg.sigma, delta=cfg.delta,
+        relative_sigma=cfg.relative_sigma,
+    )
+    dataset = PoseDataset.from_coco(cfg.train_annotations, cfg.train_images, skeleton, sample_cfg)
+    return DataLoader(
+        dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+        num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+
+
+def _prepare(cfg: TrainConfig) -> tuple[PoseNet, torch.optim.Optimizer, Progress, Skeleton]:
+    torch.manual_seed(cfg.seed)
+    skeleton = SKELETONS[cfg.skeleton]
+    net = build_network(cfg.preset, skeleton)
+    if cfg.backbone_weights is not None:
+        load_backbone_weights(net, torch.load(cfg.backbone_weights, map_location="cpu"))
+    optimizer = torch.optim.Adam(
+        net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+    )
+    progress = Progress()
+    last = cfg.run_dir / "last.pt"
+    if cfg.resume and last.exists():
+        progress = load_checkpoint(last, net, optimizer)
+        for group in optimizer.param_groups:  # a resumed run may change the learning rate
+            group["lr"] = cfg.learning_rate
+        print(f"resumed from {last}: epoch {progress.epoch}, step {progress.step}")
+    return net, optimizer, progress, skeleton
+
+
+def train(cfg: TrainConfig) -> Progress:
+    """Train until `epochs` or `max_steps`; returns the final progress."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    net, optimizer, progress, skeleton = _prepare(cfg)
+    loader = build_loader(cfg, skeleton, net.output_stride)
+    command = " ".join(shlex.quote(a) for a in ["boxpose", *sys.argv[1:]])
+    last_save = time.monotonic()
+    while progress.epoch < cfg.epochs and not _done(cfg, progress):
+        net.train()
+        bar = tqdm(loader, desc=f"epoch {progress.epoch + 1}/{cfg.epochs}", mininterval=10)
+        for batch in bar:
+            loss = _step(net, optimizer, batch, cfg)
+            progress.step += 1
+            bar.set_postfix(loss=f"{loss:.3f}")
+            if progress.step % 10 == 0:
+                append_csv(cfg.run_dir / "steps.csv", {"step": progress.step, "loss": loss})
+            if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
+                save_checkpoint(cfg.run_dir / "last.pt", net, optimizer, progress)
+                last_save = time.monotonic()
+            if _done(cfg, progress):
+                break
+        progress.epoch += 1
+        _end_of_epoch(cfg, net, optimizer, progress, skeleton, command)
+    return progress
+
+
+def _done(cfg: TrainConfig, progress: Progress) -> bool:
+    return cfg.max_steps > 0 and progress.step >= cfg.max_steps
+
+
+def _step(
+    net: PoseNet, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
+    cfg: TrainConfig,
+) -> float:
+    outputs = net(batch["image"])
+    loss = total_loss(
+        outputs, batch["maps"], batch["fields"], batch["mask"], cfg.background_weight
+    )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def _end_of_epoch(
+    cfg: TrainConfig, net: PoseNet, optimizer: torch.optim.Optimizer, progress: Progress,
+    skeleton: Skeleton, command: str,
+) -> None:
+    scores = validate(net, cfg.val_annotations, cfg.val_images, skeleton, cfg.val_limit)
+    append_csv(
+        cfg.run_dir / "epochs.csv",
+        {"epoch": progress.epoch, "step": progress.step, "time": time.time(),
+         **{k: round(v, 4) for k, v in scores.items()}},
+    )  # fmt: skip
+    print(f"epoch {progress.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    if scores["ap"] > progress.best_ap:
+        progress.best_ap, progress.best_epoch = scores["ap"], progress.epoch
+        save_checkpoint(cfg.run_dir / "best.pt", net, optimizer, progress)
+        _export(cfg, net, skeleton, scores, progress, command)
+    save_checkpoint(cfg.run_dir / "last.pt", net, optimizer, progress)
+    plot_curves(cfg.run_dir / "steps.csv", cfg.run_dir / "epochs.csv", cfg.run_dir / "curves.png")
+
+
+def _export(
+    cfg: TrainConfig, net: PoseNet, skeleton: Skeleton, scores: dict[str, float],
+    progress: Progress, command: str,
+) -> None:
+    from service.runtime.model_store import MODEL_STORE
+
+    settings: dict[str, Any] = {
+        k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(cfg).items()
+    }
+    export_model(
+        net.eval(), cfg.model_store or MODEL_STORE, cfg.export_name, skeleton,
+        trained_on={"annotations": str(cfg.train_annotations), "images": str(cfg.train_images)},
+        validation={
+            "annotations": str(cfg.val_annotations),
+            "protocol": "single scale, ground-truth boxes, pycocotools, AIC sigmas",
+            **{k: round(v, 4) for k, v in scores.items()},
+        },
+        training={"command": command, "steps": progress.step, "epoch": progress.epoch,
+                  "config": settings},
+    )  # fmt: skip
+    net.train()
