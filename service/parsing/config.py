@@ -1,0 +1,55 @@
+"""The parser's one configuration object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ParserConfig:
+    """Thresholds and weights of both parsers.
+
+    peak_threshold: a local maximum of a confidence map below this is no candidate joint.
+    limb_threshold: a connection scoring (Eq. 5) at or below this is not a possible connection.
+    box_extension: person boxes grow by this fraction of width and height (paper: 10%).
+    alpha, beta, gamma: the weights of the pose confidence, Eq. 9 (paper: 0.2, 0.2, 0.6).
+    nms_eta: the elimination threshold of Eq. 11. The paper does not give it. Tuned on crowded
+        synthetic scenes with damaged maps (`bench/ablation.py --tune-eta`): AP is flat for eta in
+        [0.3, 0.6] and drops on both sides (below 0.3 partial duplicates from overlapping boxes
+        survive; above 0.6 neighbours that share a few joint candidates are removed), so 0.5.
+    use_nms, use_completion: the ablations of Table IV.
+    completion_threshold: the lowest peak that pose completion may take (lower than
+        peak_threshold: completion looks only inside the pose's own box).
+    box_choice: which of a box's partial people is its pose: "confidence" (highest Eq. 9, whose
+        area term prefers the person the box was drawn around) or "joints" (most joints, then
+        highest joint + limb score).
+    min_joints: a pose with fewer joints is dropped (the box "produces nothing").
+    samples_per_cell, min_samples, max_samples: Eq. 5 samples |Q| = clip(length in map cells
+        x samples_per_cell + 1, min, max), so |Q| grows with the segment's length.
+    greedy_min_joints, greedy_min_mean_score: OpenPose's pruning of its assembled people.
+    greedy_sample_fraction, greedy_sample_threshold: OpenPose's criterion that a fraction of the
+        samples on a segment must agree with the field.
+    """
+
+    peak_threshold: float = 0.1
+    limb_threshold: float = 0.05
+    box_extension: float = 0.1
+    nms_eta: float = 0.5
+    alpha: float = 0.2
+    beta: float = 0.2
+    gamma: float = 0.6
+    use_nms: bool = True
+    use_completion: bool = True
+    completion_threshold: float = 0.05
+    box_choice: str = "confidence"
+    min_joints: int = 2
+    samples_per_cell: float = 1.0
+    min_samples: int = 5
+    max_samples: int = 25
+    greedy_min_joints: int = 3
+    greedy_min_mean_score: float = 0.2
+    greedy_sample_fraction: float = 0.8
+    greedy_sample_threshold: float = 0.05
+
+
+DEFAULT_CONFIG = ParserConfig()
