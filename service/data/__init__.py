@@ -1,0 +1,8 @@
+"""Annotated images -> training samples: (image, keypoints, boxes, ignore mask) -> tensors.
+
+synth/: seeded random numbers -> synthetic scenes (and `boxpose synth` files); coco / aic:
+COCO keypoint files and AI Challenger annotations -> `Sample`s in a skeleton's joint order with
+an ignore mask of crowds and unannotated people; augment: `Sample` -> randomly warped, flipped,
+colour-jittered `Sample` of a fixed size; dataset: `Sample` -> image + maps, fields, mask
+(Eq. 1-4) tensors, encoded in the DataLoader workers.
+"""

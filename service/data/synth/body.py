@@ -1,0 +1,236 @@
+"""A posed person -> a drawn figure: a label map of clothing/skin codes and a part-id map.
+
+Limbs are capsules, the torso the convex hull of its 3D corners, the head an ellipse whose top
+is exactly the head_top joint; every joint is the centre of the capsules it links, so the labels
+sit where the drawing's joints are. Parts are drawn far to near (2.5D depth), each with a darker
+rim (`SHADOW` bit) so overlapping parts of one colour stay distinguishable. `colourise` turns the
+codes into RGB with per-garment patterns and shading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from service.data.synth import pose as P
+from service.data.synth.textures import Pattern, random_pattern, render_pattern
+
+SKIN, TOP, BOTTOM, HAIR, SHOES, DARK, EXTRA = 1, 2, 3, 4, 5, 6, 7
+SHADOW = 8
+SHIFT = 4  # cv2 fractional bits: sub-pixel drawing keeps joints exact on small people
+ONE = 1 << SHIFT
+
+# Part ids (the part-id map), and which parts may show each joint (self-occlusion test).
+TORSO, NECKP, HEADP = 1, 2, 3
+R_UA, R_FA, R_HANDP, L_UA, L_FA, L_HANDP = 4, 5, 6, 7, 8, 9
+R_TH, R_SH, R_FOOT, L_TH, L_SH, L_FOOT, SKIRT = 10, 11, 12, 13, 14, 15, 16
+JOINT_PARTS: tuple[frozenset[int], ...] = tuple(frozenset(s) for s in (
+    {TORSO, R_UA}, {R_UA, R_FA}, {R_FA, R_HANDP}, {TORSO, L_UA}, {L_UA, L_FA}, {L_FA, L_HANDP},
+    {TORSO, R_TH, SKIRT}, {R_TH, R_SH, SKIRT}, {R_SH, R_FOOT},
+    {TORSO, L_TH, SKIRT}, {L_TH, L_SH, SKIRT}, {L_SH, L_FOOT}, {HEADP}, {NECKP, TORSO, HEADP},
+))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Appearance:
+    skin: tuple[int, int, int]
+    hair: tuple[int, int, int]
+    hair_style: str  # "none" | "short" | "long"
+    top: Pattern
+    bottom: Pattern
+    shoes: tuple[int, int, int]
+    sleeves: str  # "none" | "short" | "long"
+    legwear: str  # "trousers" | "shorts" | "skirt"
+
+
+SKIN_TONES = np.array([
+    [255, 224, 196], [241, 194, 160], [224, 172, 130], [198, 134, 96], [161, 102, 66],
+    [120, 72, 44], [88, 54, 36], [232, 190, 172],
+])  # fmt: skip
+HAIR_COLOURS = np.array([
+    [20, 16, 14], [60, 40, 28], [110, 72, 40], [170, 130, 80], [220, 190, 130], [150, 150, 150],
+    [120, 40, 20], [240, 240, 235],
+])  # fmt: skip
+
+
+def random_appearance(rng: np.random.Generator, height: float) -> Appearance:
+    skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.08, 3)
+    hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.85, 1.15, 3)
+    return Appearance(
+        skin=_rgb(skin), hair=_rgb(hair),
+        hair_style=str(rng.choice(["none", "short", "long"], p=[0.12, 0.55, 0.33])),
+        top=random_pattern(rng, height), bottom=random_pattern(rng, height, dull=True),
+        shoes=_rgb(rng.uniform(0, 255, 3) * rng.uniform(0.2, 1.0)),
+        sleeves=str(rng.choice(["none", "short", "long"], p=[0.15, 0.4, 0.45])),
+        legwear=str(rng.choice(["trousers", "shorts", "skirt"], p=[0.65, 0.2, 0.15])),
+    )
+
+
+def _rgb(c: np.ndarray) -> tuple[int, int, int]:
+    c = np.clip(c, 0, 255).astype(int)
+    return int(c[0]), int(c[1]), int(c[2])
+
+
+class Canvas:
+    """A label map and a part-id map drawn together, coordinates in crop pixels (float)."""
+
+    def __init__(self, h: int, w: int) -> None:
+        self.lab = np.zeros((h, w), np.uint8)
+        self.pid = np.zeros((h, w), np.uint8)
+
+    def capsule(self, a: np.ndarray, b: np.ndarray, width: float, code: int, part: int) -> None:
+        pa, pb = _fix(a), _fix(b)
+        for img, val in ((self.lab, code | SHADOW), (self.pid, part)):
+            cv2.line(img, pa, pb, val, max(1, round(width)), cv2.LINE_8, SHIFT)
+        if width >= 4:
+            cv2.line(self.lab, pa, pb, code, max(1, round(width * 0.62)), cv2.LINE_8, SHIFT)
+
+    def polygon(self, pts: np.ndarray, code: int, part: int) -> None:
+        hull = cv2.convexHull(np.round(pts * ONE).astype(np.int32))
+        cv2.fillConvexPoly(self.lab, hull, code | SHADOW, cv2.LINE_8, SHIFT)
+        cv2.fillConvexPoly(self.pid, hull, part, cv2.LINE_8, SHIFT)
+        centre = pts.mean(axis=0)
+        inner = centre + (pts - centre) * 0.84
+        hull = cv2.convexHull(np.round(inner * ONE).astype(np.int32))
+        cv2.fillConvexPoly(self.lab, hull, code, cv2.LINE_8, SHIFT)
+
+    def ellipse(
+        self, centre: np.ndarray, axes: tuple[float, float], angle: float, code: int,
+        part: int | None, rim: bool = True,
+    ) -> None:
+        ax = (max(1, round(axes[0] * ONE)), max(1, round(axes[1] * ONE)))
+        val = code | SHADOW if rim else code
+        cv2.ellipse(self.lab, _fix(centre), ax, angle, 0, 360, val, -1, cv2.LINE_8, SHIFT)
+        if part is not None:
+            cv2.ellipse(self.pid, _fix(centre), ax, angle, 0, 360, part, -1, cv2.LINE_8, SHIFT)
+        if rim and min(axes) >= 3:
+            inner = (max(1, round(axes[0] * 0.8 * ONE)), max(1, round(axes[1] * 0.8 * ONE)))
+            cv2.ellipse(self.lab, _fix(centre), inner, angle, 0, 360, code, -1, cv2.LINE_8, SHIFT)
+
+
+def _fix(p: np.ndarray) -> tuple[int, int]:
+    return int(round(float(p[0]) * ONE)), int(round(float(p[1]) * ONE))
+
+
+def draw_person(
+    canvas: Canvas, person: P.PosedPerson, look: Appearance, offset: np.ndarray
+) -> None:
+    """Draw all parts far-to-near; `offset` is subtracted from image coordinates."""
+    pts = person.points - offset  # (P, 2) crop pixels
+    h, b = person.height, person.body
+    d = person.depth
+    w = h * b.width
+    arm_code = {"none": SKIN, "short": TOP, "long": TOP}[look.sleeves]
+    fore_code = TOP if look.sleeves == "long" else SKIN
+    thigh_code = SKIN if look.legwear == "skirt" else BOTTOM
+    shin_code = BOTTOM if look.legwear == "trousers" else SKIN
+    parts: list[tuple[float, int, object]] = []
+
+    def limb(i: int, j: int, width: float, code: int, part: int, bias: float = -0.01) -> None:
+        parts.append((float(d[i] + d[j]) / 2 + bias * h, len(parts),
+                      lambda: canvas.capsule(pts[i], pts[j], width, code, part)))
+
+    def add(depth: float, draw: object) -> None:
+        parts.append((depth, len(parts), draw))
+
+    add(float(d[P.NECK] + d[P.PELVIS]) / 2, lambda: _torso(canvas, pts, person, look))
+    limb(P.NECK, P.HEAD_BASE, 0.05 * w, SKIN, NECKP, bias=0.005)
+    add(float(d[P.HEAD]) - 0.02 * h, lambda: _head(canvas, pts, person, look))
+    for sho, elb, wri, hand, ua, fa, hp in (
+        (P.R_SHO, P.R_ELB, P.R_WRI, P.R_HAND, R_UA, R_FA, R_HANDP),
+        (P.L_SHO, P.L_ELB, P.L_WRI, P.L_HAND, L_UA, L_FA, L_HANDP),
+    ):
+        limb(sho, elb, 0.058 * w, arm_code, ua)
+        limb(elb, wri, 0.046 * w, fore_code, fa, bias=-0.012)
+        limb(wri, hand, 0.05 * w, SKIN, hp, bias=-0.013)
+    for hip, kne, ank, toe, heel, th, sh, ft in (
+        (P.R_HIP, P.R_KNE, P.R_ANK, P.R_TOE, P.R_HEEL, R_TH, R_SH, R_FOOT),
+        (P.L_HIP, P.L_KNE, P.L_ANK, P.L_TOE, P.L_HEEL, L_TH, L_SH, L_FOOT),
+    ):
+        limb(hip, kne, 0.085 * w, thigh_code, th, bias=0.0)
+        limb(kne, ank, 0.062 * w, shin_code, sh)
+        limb(heel, toe, 0.045 * w, SHOES, ft, bias=-0.012)
+    if look.legwear == "skirt":
+        add(float(d[P.PELVIS]) - 0.015 * h, lambda: _skirt(canvas, pts, person))
+    for _, _, draw in sorted(parts, key=lambda t: (-t[0], t[1])):
+        draw()  # type: ignore[operator]
+
+
+def _torso(canvas: Canvas, pts: np.ndarray, person: P.PosedPerson, look: Appearance) -> None:
+    depth = person.forward * person.body.chest * person.height * person.body.width  # (2,)
+    corners = pts[[P.R_SHO, P.L_SHO, P.L_HIP, P.R_HIP, P.NECK, P.PELVIS]]
+    hull = np.concatenate([corners + depth, corners - depth])
+    canvas.polygon(hull, TOP, TORSO)
+    for sho in (P.R_SHO, P.L_SHO):  # rounded shoulders
+        r = 0.032 * person.height * person.body.width
+        canvas.ellipse(pts[sho], (r, r), 0, TOP, TORSO, rim=False)
+    if look.legwear != "skirt":  # the trousers' seat
+        hips = pts[[P.R_HIP, P.L_HIP, P.PELVIS]]
+        canvas.polygon(np.concatenate([hips + depth * 0.9, hips - depth * 0.9]), BOTTOM, TORSO)
+
+
+def _skirt(canvas: Canvas, pts: np.ndarray, person: P.PosedPerson) -> None:
+    knees = pts[[P.R_KNE, P.L_KNE]]
+    hips = pts[[P.R_HIP, P.L_HIP]]
+    hem = hips + (knees - hips) * 0.8
+    flare = (hem[1] - hem[0]) * 0.25
+    poly = np.stack([hips[0], hips[1], pts[P.PELVIS], hem[1] + flare, hem[0] - flare])
+    canvas.polygon(poly, BOTTOM, SKIRT)
+
+
+def _head(canvas: Canvas, pts: np.ndarray, person: P.PosedPerson, look: Appearance) -> None:
+    top, base = pts[P.HEAD], pts[P.HEAD_BASE]
+    axis = top - base
+    length = float(np.linalg.norm(axis)) + 1e-6
+    up = axis / length
+    angle = float(np.degrees(np.arctan2(up[1], up[0])))  # ellipse major axis along `up`
+    half = length / 2
+    half_w = half * 0.78 * (0.9 + 0.1 * person.body.width)
+    centre = base + axis / 2
+    facing = float(np.cos(np.radians(person.yaw)))  # > 0: the face is towards the camera
+    fwd = person.forward  # (2,) image direction the person faces, |fwd| = |sin(yaw)|
+    lateral = np.array([-up[1], up[0]])
+    canvas.ellipse(centre, (half, half_w), angle, SKIN, HEADP)
+    if look.hair_style != "none":
+        back = facing < -0.3
+        hair_c = centre + up * (0.04 if back else 0.12) * length - fwd * 0.25 * half_w
+        hair_len = (0.46 if back else 0.38) * length
+        canvas.ellipse(hair_c, (hair_len, half_w * 1.06), angle, HAIR, HEADP)
+    if facing > -0.3 and half_w >= 2.5:
+        face = centre - up * 0.08 * length + fwd * 0.22 * half_w
+        face_w = half_w * (0.55 + 0.25 * abs(facing))
+        canvas.ellipse(face, (0.36 * length, face_w), angle, SKIN, HEADP, rim=False)
+        eye_r = max(0.6, 0.07 * half_w)
+        eyes = face + up * 0.08 * length + fwd * 0.3 * half_w
+        spread = 0.38 * half_w * max(abs(facing), 0.2)
+        for s in (-1.0, 1.0) if abs(facing) > 0.5 else (0.0,):
+            canvas.ellipse(eyes + lateral * s * spread, (eye_r, eye_r), 0, DARK, None, rim=False)
+        mouth = face - up * 0.2 * length + fwd * 0.1 * half_w
+        canvas.ellipse(mouth, (eye_r * 0.6, eye_r * 2.2 * max(abs(facing), 0.4)), angle, DARK,
+                       None, rim=False)
+
+
+def colourise(
+    lab: np.ndarray, look: Appearance, rng: np.random.Generator, height: float
+) -> np.ndarray:
+    """(h, w) label codes -> (h, w, 3) float32 RGB, shaded, patterned garments."""
+    lut = np.zeros((16, 3), np.float32)
+    lut[SKIN], lut[HAIR], lut[SHOES] = look.skin, look.hair, look.shoes
+    lut[DARK] = (40, 25, 25)
+    lut[TOP], lut[BOTTOM] = look.top.colour, look.bottom.colour
+    lut[8:] = lut[:8] * 0.68  # the rim shade
+    rgb = lut[lab]  # (h, w, 3)
+    base = lab & 7
+    shade = np.where(lab & SHADOW, 0.68, 1.0).astype(np.float32)[..., None]
+    for code, pattern in ((TOP, look.top), (BOTTOM, look.bottom)):
+        where = base == code
+        if pattern.kind != "plain" and where.any():
+            tex = render_pattern(pattern, lab.shape, rng)
+            rgb = np.where(where[..., None], tex * shade, rgb)
+    hh, ww = lab.shape
+    light = rng.uniform(-0.25, 0.25, 2)
+    ramp = 1.0 + light[0] * np.linspace(-1, 1, ww, dtype=np.float32)[None, :]
+    ramp = ramp + light[1] * np.linspace(-1, 1, hh, dtype=np.float32)[:, None]
+    return rgb * ramp[..., None]

@@ -1,0 +1,42 @@
+"""Scene image -> the same image under random lighting, colour cast, blur, noise and JPEG."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from service.data.synth.textures import smooth_noise
+
+
+def lighting(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(H, W, 3) float32 -> lit: smooth brightness field, colour cast, contrast, gamma."""
+    h, w = img.shape[:2]
+    field = 1.0 + rng.uniform(0.05, 0.35) * smooth_noise(rng, (h, w), 2)
+    img = img * field[..., None] * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    mean = img.mean()
+    img = (img - mean) * rng.uniform(0.7, 1.3) + mean * rng.uniform(0.75, 1.25)
+    img = np.clip(img, 0, 255)
+    gamma = rng.uniform(0.7, 1.4)
+    return (255.0 * (img / 255.0) ** gamma).astype(np.float32)
+
+
+def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(H, W, 3) float32 -> uint8 after blur, sensor noise and JPEG artefacts."""
+    if rng.random() < 0.35:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.6))
+    elif rng.random() < 0.12:
+        k = int(rng.integers(3, 10))
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2] = 1.0 / k
+        rot = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), rng.uniform(0, 180), 1.0)
+        kernel = cv2.warpAffine(kernel, rot, (k, k))
+        img = cv2.filter2D(img, -1, kernel / max(kernel.sum(), 1e-6))
+    if rng.random() < 0.5:
+        img = img + rng.normal(0, rng.uniform(1, 9), img.shape).astype(np.float32)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < 0.7:
+        quality = int(rng.integers(25, 96))
+        ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(out)
