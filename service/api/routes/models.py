@@ -1,0 +1,16 @@
+"""GET the loaded models: name, version, kind, skeleton, stride, device, sha256."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.deps import Authorised, ServingRuntime
+from service.api.schemas import ERROR_RESPONSES, ModelsResponse, describe
+
+router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Authorised])
+
+
+@router.get("/models", response_model=ModelsResponse, responses=ERROR_RESPONSES,
+            summary="The loaded models")  # fmt: skip
+async def models(runtime: ServingRuntime) -> ModelsResponse:
+    return ModelsResponse(models=[describe(m) for m in runtime.pipeline.models])

@@ -1,0 +1,109 @@
+"""Poses, models and errors -> the JSON bodies of the API (pydantic models, in the OpenAPI doc)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from service.runtime.model_store import LoadedModel
+from service.runtime.serialise import pose_dict
+from service.types import Pose
+
+
+class ModelRef(BaseModel):
+    name: str = Field(examples=["pose-lite"])
+    version: str
+
+
+class ImageSize(BaseModel):
+    width: int
+    height: int
+
+
+class Person(BaseModel):
+    box: list[float] = Field(description="[x1, y1, x2, y2] in image pixels")
+    box_source: str = Field(description="detector, client, or greedy (no detector loaded)")
+    score: float = Field(description="pose confidence, Eq. 9")
+    keypoints: list[list[float] | None] = Field(
+        description="one entry per joint in skeleton order: [x, y, score], null if not found"
+    )
+
+
+class Timings(BaseModel):
+    queue: float
+    detect: float
+    forward: float
+    parse: float
+    total: float
+
+
+class PoseResponse(BaseModel):
+    model: ModelRef
+    image: ImageSize
+    persons: list[Person]
+    timings_ms: Timings
+
+
+class BatchResponse(BaseModel):
+    results: list[PoseResponse] = Field(description="one result per image, in request order")
+
+
+class SkeletonSchema(BaseModel):
+    joints: list[str]
+    limbs: list[list[int]]
+
+
+class ModelDescription(BaseModel):
+    name: str
+    version: str
+    kind: str
+    skeleton: SkeletonSchema | None
+    stride: int
+    device: str
+    sha256: str
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelDescription]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class Status(BaseModel):
+    status: str
+
+
+def person(pose: Pose) -> Person:
+    return Person(**pose_dict(pose))
+
+
+def describe(model: LoadedModel) -> ModelDescription:
+    skeleton = None
+    if model.skeleton is not None:
+        skeleton = SkeletonSchema(
+            joints=list(model.skeleton.joints), limbs=[list(limb) for limb in model.skeleton.limbs]
+        )
+    return ModelDescription(
+        name=model.name, version=model.version, kind=model.kind, skeleton=skeleton,
+        stride=model.stride, device=model.device, sha256=model.sha256,
+    )  # fmt: skip
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in (
+        (400, "undecodable image or malformed request"),
+        (401, "wrong or missing API key (when one is configured)"),
+        (413, "body or pixel count over the limit"),
+        (415, "unsupported content or image type"),
+        (422, "malformed boxes or parameters"),
+        (500, "inference failed for this request's batch"),
+        (503, "overloaded, deadline exceeded or not ready (Retry-After)"),
+    )
+}

@@ -1,0 +1,134 @@
+"""Environment -> configuration: one `Settings` (env vars, `BOXPOSE_` prefix) for the service,
+turned into frozen dataclass configs handed to each component's constructor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PAPER_SCALES: tuple[float, ...] = (0.7, 1.0, 1.3)  # Sec. III-C: maps averaged over three scales
+CPU_SCALES: tuple[float, ...] = (1.0,)
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """The queue worker's limits (STYLE.md point 8)."""
+
+    max_batch_size: int = 8
+    max_wait_s: float = 0.01  # measured from the oldest job's arrival
+    max_batch_pixels: int = 8 * 848 * 480  # sum of H * W over a batch (at scale 1)
+    queue_size: int = 64
+    deadline_s: float = 10.0  # per request, counted from arrival
+    max_pad_ratio: float = 1.3  # padded pixels / real pixels allowed inside one forward group
+    parse_workers: int = 2
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_body_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000  # checked from the header, before any full decode
+    max_boxes: int = 100
+    max_images: int = 16  # per batch request
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """What the pipeline needs: models, device, precision, default scales."""
+
+    pose_model: str
+    detector_model: str | None
+    model_store: Path | None
+    device: str  # resolved: "cpu" or "cuda[:n]"
+    fp16: bool
+    scales: tuple[float, ...]
+    detector_threshold: float = 0.3
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each field reads `BOXPOSE_<NAME>` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="BOXPOSE_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pose_model: str = "pose-lite"
+    # Empty string = no detector: boxes come from a first greedy grouping instead.
+    detector_model: str | None = "detector-lite"
+    model_store: Path | None = None  # None = the repo's model_store/ (model_store.MODEL_STORE)
+    device: Literal["auto", "cpu", "cuda"] | str = "auto"
+    fp16: bool = False
+    # "0.7,1.0,1.3"; None = PAPER_SCALES on a GPU, CPU_SCALES on a CPU
+    scales: Annotated[tuple[float, ...] | None, NoDecode] = None
+    detector_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_batch_size: int = Field(default=8, ge=1)
+    max_wait_ms: float = Field(default=10.0, ge=0.0)
+    max_batch_pixels: int = Field(default=8 * 848 * 480, ge=1)
+    queue_size: int = Field(default=64, ge=1)
+    deadline_s: float = Field(default=10.0, gt=0.0)
+    parse_workers: int = Field(default=2, ge=1)
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(default=40_000_000, ge=1)
+    max_boxes: int = Field(default=100, ge=1)
+    max_images: int = Field(default=16, ge=1)
+    api_key: SecretStr | None = None
+    warmup: bool = True
+    shutdown_delay_s: float = Field(
+        default=0.0, ge=0.0
+    )  # readyz 503 -> still serving -> stop accepting
+    drain_timeout_s: float = Field(default=30.0, ge=0.0)
+
+    @field_validator("detector_model", "api_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("scales", mode="before")
+    @classmethod
+    def _parse_scales(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(s) for s in value.replace(" ", "").split(",") if s) or None
+        return value
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def runtime(self) -> RuntimeConfig:
+        device = self.resolved_device()
+        scales = self.scales or (PAPER_SCALES if device.startswith("cuda") else CPU_SCALES)
+        return RuntimeConfig(
+            pose_model=self.pose_model,
+            detector_model=self.detector_model,
+            model_store=self.model_store,
+            device=device,
+            fp16=self.fp16 and device.startswith("cuda"),
+            scales=tuple(scales),
+            detector_threshold=self.detector_threshold,
+        )
+
+    def batch(self) -> BatchConfig:
+        return BatchConfig(
+            max_batch_size=self.max_batch_size,
+            max_wait_s=self.max_wait_ms / 1000.0,
+            max_batch_pixels=self.max_batch_pixels,
+            queue_size=self.queue_size,
+            deadline_s=self.deadline_s,
+            parse_workers=self.parse_workers,
+        )
+
+    def limits(self) -> ImageLimits:
+        return ImageLimits(
+            max_body_bytes=self.max_body_bytes,
+            max_pixels=self.max_pixels,
+            max_boxes=self.max_boxes,
+            max_images=self.max_images,
+        )
