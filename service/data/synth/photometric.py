@@ -30,13 +30,14 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         kernel[k // 2] = 1.0 / k
         rot = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), rng.uniform(0, 180), 1.0)
         kernel = cv2.warpAffine(kernel, rot, (k, k))
-        img = cv2.filter2D(img, -1, kernel / max(kernel.sum(), 1e-6))
+        img = np.asarray(cv2.filter2D(img, -1, kernel / max(kernel.sum(), 1e-6)), np.float32)
     if rng.random() < 0.5:
         img = img + rng.normal(0, rng.uniform(1, 9), img.shape).astype(np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < 0.7:
         quality = int(rng.integers(25, 96))
         ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            out = decoded[..., ::-1]
     return np.ascontiguousarray(out)

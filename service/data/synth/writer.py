@@ -66,7 +66,8 @@ def write_dataset(
     """Write out/images/*.jpg and out/annotations.json; return the COCO dict."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     job = partial(_make_one, out=out, seed=seed, width=width, height=height, config=config)
-    images, anns = [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
     for index, records in _run(job, count, workers, progress):
         images.append({"id": index + 1, "file_name": f"{index:07d}.jpg",
                        "width": width, "height": height})
