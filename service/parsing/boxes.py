@@ -29,12 +29,14 @@ def parse_in_boxes(
         return []
     cands = find_peaks(maps, stride, min(config.peak_threshold, config.completion_threshold))
     active = cands.score >= config.peak_threshold
-    conns = score_connections(cands, active, fields, skeleton, stride, config)
+    inside = np.stack(
+        [box.extended(config.box_extension).contains(cands.xy) & active for box in boxes]
+    )  # (B, N)
+    conns = score_connections(cands, active, fields, skeleton, stride, config, inside)
     conns = conns.select(conns.score > config.limb_threshold)
     poses = []
-    for box in boxes:
-        inside = box.extended(config.box_extension).contains(cands.xy) & active  # (N,)
-        pose = parse_box(conns, inside, cands, skeleton, box, config)
+    for box, in_box in zip(boxes, inside, strict=True):
+        pose = parse_box(conns, in_box, cands, skeleton, box, config)
         if pose is not None and pose.num_visible >= config.min_joints:
             poses.append(pose)
     rescore(poses, config)

@@ -55,13 +55,18 @@ def all_pairs(
 
 def score_connections(
     cands: Candidates, active: np.ndarray, fields: np.ndarray, skeleton: Skeleton, stride: int,
-    config: ParserConfig,
+    config: ParserConfig, groups: np.ndarray | None = None,
 ) -> Connections:
     """All candidate pairs of all limbs, scored by Eq. 5 in one vectorised pass.
 
-    fields: (2C, h, w). Returned unfiltered, grouped by limb, each group by decreasing score.
+    fields: (2C, h, w). groups: optional (B, N) bool, candidates inside each box; then only pairs
+    that some box holds entirely are scored (the others can never be connected).
+    Returned grouped by limb, each group by decreasing score.
     """
     limb, start, end = all_pairs(cands, active, skeleton)
+    if groups is not None:
+        together = (groups[:, start] & groups[:, end]).any(axis=0)  # (P,)
+        limb, start, end = limb[together], start[together], end[together]
     pa, pb = cands.xy[start], cands.xy[end]  # (P, 2) image pixels
     score, agreement = segment_scores(fields, limb, pa, pb, stride, config)
     length = np.linalg.norm(pb - pa, axis=1)
@@ -95,8 +100,7 @@ def segment_scores(
     t = steps / np.maximum(count - 1, 1)[:, None]  # (P, M) in [0, 1]
     px = ga[:, 0, None] + t * d[:, 0, None]  # (P, M)
     py = ga[:, 1, None] + t * d[:, 1, None]
-    fx = _bilinear(fields, 2 * limb, px, py)
-    fy = _bilinear(fields, 2 * limb + 1, px, py)
+    fx, fy = _bilinear(fields, limb, px, py)
     dot = (fx * unit[:, 0, None] + fy * unit[:, 1, None]) * valid  # (P, M)
     score = dot.sum(axis=1) / count
     agree = ((dot > config.greedy_sample_threshold) & valid).sum(axis=1) / count
@@ -104,19 +108,24 @@ def segment_scores(
     return np.where(degenerate, 0.0, score), np.where(degenerate, 0.0, agree)
 
 
-def _bilinear(fields: np.ndarray, channel: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """fields (K, h, w), channel (P,), x, y (P, M) grid coordinates -> (P, M) interpolated."""
+def _bilinear(
+    fields: np.ndarray, limb: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """fields (2C, h, w), limb (P,), x, y (P, M) grid coordinates -> the limb's (x, y) field
+    components bilinearly interpolated, each (P, M)."""
     _, h, w = fields.shape
     x = np.clip(x, 0, w - 1)
     y = np.clip(y, 0, h - 1)
-    x0 = np.minimum(np.floor(x).astype(np.int64), w - 2 if w > 1 else 0)
-    y0 = np.minimum(np.floor(y).astype(np.int64), h - 2 if h > 1 else 0)
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    wx, wy = x - x0, y - y0
-    flat = fields.reshape(fields.shape[0], -1)  # (K, h * w)
-    ch = channel[:, None]
-    v00, v01 = flat[ch, y0 * w + x0], flat[ch, y0 * w + x1]
-    v10, v11 = flat[ch, y1 * w + x0], flat[ch, y1 * w + x1]
+    x0 = np.minimum(x.astype(np.int64), max(w - 2, 0))  # floor: x >= 0
+    y0 = np.minimum(y.astype(np.int64), max(h - 2, 0))
+    wx, wy = (x - x0)[None], (y - y0)[None]  # (1, P, M)
+    dx, dy = int(w > 1), w * int(h > 1)
+    flat = fields.reshape(-1, 2, h * w)  # (C, 2, h * w)
+    base = y0 * w + x0  # (P, M)
+    ch = limb[:, None]
+    v00, v01 = flat[ch, :, base], flat[ch, :, base + dx]  # (P, M, 2)
+    v10, v11 = flat[ch, :, base + dy], flat[ch, :, base + dy + dx]
+    v00, v01, v10, v11 = (np.moveaxis(v, -1, 0) for v in (v00, v01, v10, v11))  # (2, P, M)
     top = v00 + (v01 - v00) * wx
-    bottom = v10 + (v11 - v10) * wx
-    return top + (bottom - top) * wy
+    value = top + (v10 + (v11 - v10) * wx - top) * wy
+    return value[0], value[1]

@@ -35,8 +35,10 @@ def find_peaks(maps: np.ndarray, stride: int, threshold: float) -> Candidates:
     num_joints = maps.shape[0] - 1
     m = np.asarray(maps[:num_joints], dtype=np.float32)  # (J, h, w)
     h, w = m.shape[1:]
-    jj, ii, kk = np.nonzero(m > threshold)
-    value = m[jj, ii, kk]
+    flat = np.flatnonzero(m > threshold)  # much faster than a 3-d np.nonzero
+    jj, rest = np.divmod(flat, h * w)
+    ii, kk = np.divmod(rest, w)
+    value = m.reshape(-1)[flat]
     is_max = np.ones(value.shape, dtype=bool)
     for n, (di, dj) in enumerate(_OFFSETS):
         ni, nj = ii + di, kk + dj
