@@ -29,7 +29,7 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         kernel = np.zeros((k, k), np.float32)
         kernel[k // 2] = 1.0 / k
         rot = cv2.getRotationMatrix2D(((k - 1) / 2, (k - 1) / 2), rng.uniform(0, 180), 1.0)
-        kernel = cv2.warpAffine(kernel, rot, (k, k))
+        kernel = np.asarray(cv2.warpAffine(kernel, rot, (k, k)), np.float32)
         img = np.asarray(cv2.filter2D(img, -1, kernel / max(kernel.sum(), 1e-6)), np.float32)
     if rng.random() < 0.5:
         img = img + rng.normal(0, rng.uniform(1, 9), img.shape).astype(np.float32)
