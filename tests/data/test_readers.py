@@ -130,7 +130,7 @@ def test_aic_reader(tmp_path: Path) -> None:
 
 
 def test_aic_to_coco() -> None:
-    coco = aic_to_coco(AIC, {"abc": (H, W)})  # type: ignore[arg-type]
+    coco = aic_to_coco(AIC, {"abc": (H, W)})
     assert [a["num_keypoints"] for a in coco["annotations"]] == [13, 0]
     assert coco["annotations"][0]["bbox"] == [8.0, 9.0, 32.0, 41.0]
     assert coco["categories"][0]["keypoints"] == list(AIC14.joints)
