@@ -79,7 +79,7 @@ def damage_scene(
                 erase_limb(fields, person[a, :2], person[b, :2], c, stride)
         lost = (person[:, 2] > 0) & (rng.random(len(person)) < cfg.missing_joints)
         for j in np.flatnonzero(lost):
-            erase_disc(maps[j], person[j, :2], 10.0, stride)
+            erase_disc(maps[j], person[j, :2], 22.0, stride)  # 3 sigma: no ring left
     if cfg.blur > 0:
         maps[:-1], fields = blur(maps[:-1], cfg.blur), blur(fields, cfg.blur)
     maps, fields = add_noise(maps, fields, rng, cfg.noise)

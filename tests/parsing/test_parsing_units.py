@@ -1,0 +1,83 @@
+"""Contracts of the parser's parts: peaks, Eq. 5, Eq. 10, fusion, dispatch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from parsing_helpers import STRIDE, W, person, scene
+
+from service.evaluation.synthetic import box_of
+from service.parsing import PARSERS, ParserConfig, boxes_from_poses, fuse_scales, parse
+from service.parsing.limbs import segment_scores
+from service.parsing.nms import pose_distances
+from service.parsing.peaks import find_peaks
+from service.skeleton import AIC14
+from service.targets import encode
+
+
+def test_peaks_are_sub_pixel_exact_even_at_the_border() -> None:
+    rng = np.random.default_rng(0)
+    kp = np.zeros((6, 14, 3))
+    kp[..., 0] = rng.uniform(0, 239, (6, 14))
+    kp[..., 1] = rng.uniform(0, 159, (6, 14))
+    kp[..., 2] = 2
+    kp[0, :, 0] = rng.uniform(0, 2, 14)  # against the left border
+    maps = encode(kp[:1], AIC14, 160, 240).maps
+    cands = find_peaks(maps, STRIDE, 0.1)
+    for j in range(14):
+        got = cands.xy[cands.by_joint[j]]
+        assert len(got) == 1
+        assert np.abs(got[0] - kp[0, j, :2]).max() < 0.02
+
+
+def test_peaks_respect_the_threshold_and_a_plateau_gives_one_peak() -> None:
+    maps = np.zeros((2, 20, 20), dtype=np.float32)
+    maps[0, 5, 5] = maps[0, 5, 6] = 0.8  # plateau
+    maps[0, 15, 15] = 0.05  # below threshold
+    cands = find_peaks(maps, STRIDE, 0.1)
+    assert len(cands) == 1 and cands.score[0] == pytest.approx(0.8)
+
+
+def test_limb_score_is_one_along_the_limb_and_minus_one_against_it() -> None:
+    kp, _, fields, _ = scene(person(120, 60), person(360, 60))
+    a, b = AIC14.limbs[2]  # right shoulder -> right elbow
+    pa = np.array([kp[0, a, :2], kp[0, b, :2], kp[0, a, :2]])
+    pb = np.array([kp[0, b, :2], kp[0, a, :2], kp[1, b, :2]])
+    scores, _ = segment_scores(fields, np.full(3, 2), pa, pb, STRIDE, ParserConfig())
+    assert scores[0] > 0.9 and scores[1] < -0.9 and abs(scores[2]) < 0.3
+
+
+def test_pose_distance_counts_differing_candidates_over_the_larger_pose() -> None:
+    ref = np.array([0, 1, 2, 3])
+    others = np.array([[0, 1, 2, 3], [0, 1, -1, -1], [4, 5, 6, 7]])
+    np.testing.assert_allclose(pose_distances(ref, others), [0.0, 0.5, 1.0])
+
+
+def test_fusing_scales_recovers_the_unscaled_joints() -> None:
+    kp = person(240, 80)[None]
+    outputs = []
+    for s in (0.7, 1.0, 1.3):
+        scaled = kp.copy()
+        scaled[..., :2] = (kp[..., :2] + 0.5) * s - 0.5
+        t = encode(scaled, AIC14, round(320 * s), round(W * s))
+        outputs.append((t.maps, t.fields))
+    maps, fields = fuse_scales(outputs, (80, 120))
+    assert maps.shape == (15, 80, 120) and fields.shape == (26, 80, 120)
+    poses = parse("boxes", maps, fields, AIC14, STRIDE, [box_of(kp[0])])
+    assert len(poses) == 1
+    assert np.abs(poses[0].keypoints[:, :2] - kp[0, :, :2]).max() < 2.0
+
+
+def test_dispatch_by_name_and_fallback_boxes() -> None:
+    kp, maps, fields, _ = scene(person(120, 60), person(360, 60))
+    assert set(PARSERS) == {"boxes", "greedy"}
+    with pytest.raises(ValueError):
+        parse("nope", maps, fields, AIC14, STRIDE, None)
+    greedy = parse("greedy", maps, fields, AIC14, STRIDE, None)
+    boxes = boxes_from_poses(greedy)
+    assert len(boxes) == 2 and all(b.source == "greedy" for b in boxes)
+    for box, pose in zip(boxes, greedy, strict=True):
+        assert box.contains(pose.keypoints[pose.visible, :2]).all()
+    fallback = parse("boxes", maps, fields, AIC14, STRIDE, None)
+    assert len(fallback) == 2
+    assert parse("boxes", maps, fields, AIC14, STRIDE, []) == []
