@@ -98,11 +98,28 @@ def _draw_person(
         return None
     rgb = B.colourise(drawn.lab, look, rng, person.height)
     region = (slice(y0, y1), slice(x0, x1))
-    canvas.image[region][mask] = rgb[mask]
+    if person.kind != "lying" and rng.random() < 0.6:
+        _contact_shadow(canvas.image[region], person, np.array([x0, y0]), rng)
+    # Soft (anti-aliased) silhouette edges, as a camera would record them.
+    alpha = cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0.6)[..., None]
+    canvas.image[region] = alpha * rgb + (1 - alpha) * canvas.image[region]
     canvas.owner[region][mask] = index
     canvas.part[region][mask] = drawn.pid[mask]
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     return np.array([x0 + cols[0], y0 + rows[0], x0 + cols[-1] + 1, y0 + rows[-1] + 1], float)
+
+
+def _contact_shadow(
+    crop: np.ndarray, person: P.PosedPerson, offset: np.ndarray, rng: np.random.Generator
+) -> None:
+    """Darken an ellipse on the ground under the feet (in place)."""
+    feet = person.points[[P.L_TOE, P.R_TOE, P.L_HEEL, P.R_HEEL]] - offset
+    centre = (feet[:, 0].mean(), feet[:, 1].max())
+    axes = (max(1, int(0.2 * person.height)), max(1, int(0.035 * person.height)))
+    shade = np.zeros(crop.shape[:2], np.float32)
+    cv2.ellipse(shade, (int(centre[0]), int(centre[1])), axes, 0, 0, 360, 1.0, -1)
+    shade = cv2.GaussianBlur(shade, (0, 0), max(1.0, axes[1] * 0.6))
+    crop *= 1 - rng.uniform(0.2, 0.5) * shade[..., None]
 
 
 def _distractors(canvas: _Canvas, rng: np.random.Generator) -> None:
@@ -123,12 +140,14 @@ def _distractors(canvas: _Canvas, rng: np.random.Generator) -> None:
         else:
             pts = rng.normal(0, size, (int(rng.integers(3, 7)), 2)) + (cx, cy)
             cv2.fillPoly(mask, [pts.astype(np.int32)], 1)
-        where = mask > 0
-        if not where.any():
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if rows.size == 0:
             continue
-        tex = render_pattern(random_pattern(rng, size), (h, w), rng)
-        canvas.image[where] = tex[where]
-        canvas.owner[where] = DISTRACTOR
+        region = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        where = mask[region] > 0
+        tex = render_pattern(random_pattern(rng, size), where.shape, rng)
+        canvas.image[region][where] = tex[where]
+        canvas.owner[region][where] = DISTRACTOR
 
 
 def _visibility(canvas: _Canvas, joints: np.ndarray, index: int) -> np.ndarray:

@@ -103,15 +103,21 @@ LIMB_COLOURS = [(255, 255, 0)] + [(255, 80, 80)] * 3 + [(80, 160, 255)] * 3 + \
 
 def draw_skeletons(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB + (N, 14, 3) -> a copy with limbs (right red/orange, left blue/cyan) and
-    joints (filled = visible, ring = occluded)."""
+    joints (filled = visible, ring = occluded), thinner on smaller people."""
     img = image.copy()
     for kp in keypoints:
+        labelled = kp[kp[:, 2] > 0, :2]
+        if len(labelled) == 0:
+            continue
+        size = float(np.ptp(labelled, axis=0).max())
+        width, radius = (1, 1) if size < 50 else (2, 2) if size < 150 else (2, 3)
         for c, (a, b) in enumerate(AIC14.limbs):
             if kp[a, 2] > 0 and kp[b, 2] > 0:
-                cv2.line(img, _px(kp[a]), _px(kp[b]), LIMB_COLOURS[c], 2, cv2.LINE_AA)
+                cv2.line(img, _px(kp[a]), _px(kp[b]), LIMB_COLOURS[c], width, cv2.LINE_AA)
         for joint in kp:
             if joint[2] > 0:
-                cv2.circle(img, _px(joint), 3, (255, 255, 255), -1 if joint[2] == 2 else 1)
+                fill = -1 if joint[2] == 2 else 1
+                cv2.circle(img, _px(joint), radius, (255, 255, 255), fill, cv2.LINE_AA)
     return img
 
 
