@@ -1,137 +1,25 @@
-"""Fixtures for the API tests: a model store with honest stand-in models, and a real HTTP server.
+"""Fixtures for the API tests: a model store of stand-in models (see runtime_fakes), servers.
 
-Stand-ins: `pose-fixed` is a TorchScript module whose maps and fields are the targets (Eq. 1-4)
-of the known people of `scene`, so the real parser finds them; `detector-fixed` returns the known
-people's boxes; `pose-tiny` is the real tiny network, untrained. Decoding, HTTP, batching and
-parsing are the real ones.
+Decoding, HTTP, batching and parsing are the real ones; only the models are stand-ins.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import json
-import socket
-import threading
-import time
+import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
-import torch
-import uvicorn
-from PIL import Image
 
-from service.api.app import create_app
-from service.config import Settings
-from service.network import build_network, export_model
-from service.network.export import sha256_of
-from service.runtime.lifecycle import PipelineFactory
-from service.runtime.pipeline import BatchOutput, ImageInput, Pipeline
-from service.skeleton import AIC14
-from service.targets import TargetConfig
+# The stand-in models live beside the runtime tests; both suites use them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
-HEIGHT, WIDTH, STRIDE = 240, 320, 4
+from api_helpers import Server, settings_for  # noqa: E402
+from runtime_fakes import SceneData, make_scene, make_store  # noqa: E402
 
-
-@dataclass(frozen=True)
-class SceneData:
-    image: np.ndarray  # (H, W, 3) uint8 RGB
-    keypoints: np.ndarray  # (N, 14, 3)
-    boxes: list[list[float]]  # tight boxes with a margin, per person
-
-    def png(self) -> bytes:
-        return encode(self.image, "PNG")
-
-    def jpeg(self) -> bytes:
-        return encode(self.image, "JPEG")
-
-
-def encode(image: np.ndarray, fmt: str, **kwargs: Any) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format=fmt, **kwargs)
-    return buffer.getvalue()
-
-
-def stick_person(cx: float, top: float, h: float) -> np.ndarray:
-    """AIC-14 keypoints (14, 3) of a person facing the camera (their right = image left)."""
-    rel = {
-        "head_top": (0, 0), "neck": (0, 0.18), "right_shoulder": (-0.12, 0.2),
-        "left_shoulder": (0.12, 0.2), "right_elbow": (-0.17, 0.36), "left_elbow": (0.17, 0.36),
-        "right_wrist": (-0.2, 0.5), "left_wrist": (0.2, 0.5), "right_hip": (-0.07, 0.53),
-        "left_hip": (0.07, 0.53), "right_knee": (-0.09, 0.76), "left_knee": (0.09, 0.76),
-        "right_ankle": (-0.1, 0.97), "left_ankle": (0.1, 0.97),
-    }  # fmt: skip
-    kp = np.zeros((AIC14.num_joints, 3))
-    for name, (dx, dy) in rel.items():
-        kp[AIC14.joint(name)] = (cx + dx * h, top + dy * h, 2)
-    return kp
-
-
-def make_scene() -> SceneData:
-    rng = np.random.default_rng(0)
-    image = (rng.normal(150, 12, (HEIGHT, WIDTH, 3))).clip(0, 255).astype(np.uint8)
-    people = np.stack([stick_person(80.0, 30.0, 190.0), stick_person(235.0, 40.0, 180.0)])
-    for kp, colour in zip(people, ((200, 40, 40), (40, 60, 200)), strict=True):
-        for a, b in AIC14.limbs:
-            pa, pb = tuple(int(v) for v in kp[a, :2]), tuple(int(v) for v in kp[b, :2])
-            cv2.line(image, pa, pb, colour, 5, cv2.LINE_AA)
-        cv2.circle(image, tuple(int(v) for v in kp[AIC14.joint("head_top"), :2]), 9, colour, -1)
-    boxes = []
-    for kp in people:
-        x1, y1 = kp[:, :2].min(axis=0) - 8
-        x2, y2 = kp[:, :2].max(axis=0) + 8
-        boxes.append([float(x1), float(y1), float(x2), float(y2)])
-    return SceneData(image, people, boxes)
-
-
-class FixedMaps(torch.nn.Module):
-    """A pose net stand-in: the scene's target maps and fields, whatever the input shows.
-
-    Inputs of the scene's size get them exactly; other sizes get them resized to their grid."""
-
-    def __init__(self, maps: torch.Tensor, fields: torch.Tensor, stride: int) -> None:
-        super().__init__()
-        self.register_buffer("maps", maps[None])  # (1, J+1, h, w)
-        self.register_buffer("fields", fields[None])  # (1, 2C, h, w)
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, h, w = x.shape[0], x.shape[2], x.shape[3]
-        gh, gw = (h + self.stride - 1) // self.stride, (w + self.stride - 1) // self.stride
-        maps, fields = self.maps, self.fields
-        if maps.shape[2] != gh or maps.shape[3] != gw:
-            maps = torch.nn.functional.interpolate(maps, size=(gh, gw), mode="bilinear")
-            fields = torch.nn.functional.interpolate(fields, size=(gh, gw), mode="bilinear")
-        return maps.expand(b, -1, -1, -1).to(x.dtype), fields.expand(b, -1, -1, -1).to(x.dtype)
-
-
-class FixedBoxes(torch.nn.Module):
-    """A detector stand-in: the same rows [x1, y1, x2, y2, score] for every image."""
-
-    def __init__(self, rows: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("rows", rows[None])  # (1, K, 5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rows.expand(x.shape[0], -1, -1).to(x.dtype)  # (B, K, 5)
-
-
-def write_model(store: Path, name: str, module: torch.nn.Module, kind: str) -> None:
-    model_dir = store / name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    torch.jit.save(torch.jit.script(module.eval()), str(model_dir / "model.pt"))
-    manifest: dict[str, Any] = {
-        "name": name, "kind": kind, "version": "test-1", "file": "model.pt",
-        "sha256": sha256_of(model_dir / "model.pt"), "output_stride": STRIDE if kind == "pose" else 1,
-    }  # fmt: skip
-    if kind == "pose":
-        manifest["skeleton"] = AIC14.to_dict()
-    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+from service.runtime.lifecycle import PipelineFactory  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -141,64 +29,7 @@ def scene() -> SceneData:
 
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
-    root = tmp_path_factory.mktemp("model_store")
-    targets = encode_targets(scene)
-    maps, fields = torch.from_numpy(targets[0]), torch.from_numpy(targets[1])
-    write_model(root, "pose-fixed", FixedMaps(maps, fields, STRIDE), "pose")
-    rows = torch.tensor([[*box, 0.9 - 0.1 * i] for i, box in enumerate(scene.boxes)])
-    rows = torch.cat([rows, torch.zeros(3, 5)])  # padding rows, score 0
-    write_model(root, "detector-fixed", FixedBoxes(rows.float()), "detector")
-    export_model(build_network("tiny", AIC14), root, "pose-tiny", AIC14)
-    return root
-
-
-def encode_targets(scene: SceneData) -> tuple[np.ndarray, np.ndarray]:
-    from service.targets import encode as encode_maps
-
-    t = encode_maps(scene.keypoints, AIC14, HEIGHT, WIDTH, TargetConfig(stride=STRIDE))
-    return t.maps, t.fields
-
-
-def settings_for(store: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "pose_model": "pose-fixed", "detector_model": "detector-fixed", "model_store": store,
-        "device": "cpu", "max_wait_ms": 5.0, "warmup": True, "drain_timeout_s": 10.0,
-    }  # fmt: skip
-    values.update(overrides)
-    return Settings.model_validate(values)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """The app under uvicorn in a thread, on a free local port: real HTTP."""
-
-    def __init__(self, settings: Settings, factory: PipelineFactory | None = None) -> None:
-        self.app = create_app(settings, factory)
-        self.runtime = self.app.state.runtime
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning",
-                                timeout_graceful_shutdown=10)  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self, wait_ready: bool = True) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        while wait_ready and not self.runtime.ready and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
+    return make_store(tmp_path_factory.mktemp("model_store"), scene)
 
 
 @pytest.fixture
@@ -222,45 +53,3 @@ def server(store: Path) -> Iterator[Server]:
     running = Server(settings_for(store)).start()
     yield running
     running.stop()
-
-
-class Hooks:
-    """Wraps a real pipeline's `forward_batch`: records each batch's client boxes, can hold a
-    batch until released (`gate`), and can raise in chosen calls (fault injection). Batches
-    pass untouched until `armed` is set (after start-up and warm-up)."""
-
-    def __init__(self, store: Path, gate: bool = False, fail_calls: tuple[int, ...] = ()) -> None:
-        self.store, self.fail_calls = store, fail_calls
-        self.calls: list[list[Any]] = []
-        self.armed = threading.Event()
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        if not gate:
-            self.release.set()
-
-    def factory(self) -> Pipeline:
-        pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", self.store)
-        real = pipeline.forward_batch
-
-        def forward_batch(inputs: list[ImageInput]) -> BatchOutput:
-            if not self.armed.is_set():
-                return real(inputs)  # warm-up and set-up batches pass untouched
-            call = len(self.calls)
-            self.calls.append([inp.boxes for inp in inputs])
-            self.entered.set()
-            self.release.wait(30)
-            if call in self.fail_calls:
-                raise RuntimeError(f"injected fault in batch {call}")
-            return real(inputs)
-
-        pipeline.forward_batch = forward_batch  # type: ignore[method-assign]
-        return pipeline
-
-
-def metric_value(text: str, name: str, labels: str = "") -> float:
-    """The value of one sample line `name{labels} value` in the exposition text (0 if absent)."""
-    prefix = f"{name}{{{labels}}} " if labels else f"{name} "
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            return float(line.split()[-1])
-    return 0.0

@@ -9,10 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from conftest import Hooks, SceneData, Server, metric_value
+from api_helpers import Hooks, Server, metric_value
+from runtime_fakes import SceneData
 
 
-def post_box(server: Server, scene: SceneData, box: list[float], timeout: float = 30) -> httpx.Response:
+def post_box(
+    server: Server, scene: SceneData, box: list[float], timeout: float = 30
+) -> httpx.Response:
     files = {"image": ("scene.png", scene.png(), "image/png")}
     return httpx.post(f"{server.url}/v1/poses", files=files,
                       data={"boxes": json.dumps([box])}, timeout=timeout)  # fmt: skip

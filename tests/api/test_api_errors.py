@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import SceneData, Server, encode
+from api_helpers import Server
+from runtime_fakes import SceneData, encode
 
 from service.runtime.pipeline import Pipeline
 
@@ -74,8 +75,9 @@ def test_415_unsupported_type(server: Server, scene: SceneData) -> None:
 
 @pytest.mark.parametrize(
     "boxes",
-    ['[[1, 2, 3]]', '[[10, 10, 5, 50]]', '[[10, 50, 40, 50]]', '[[1, 2, "3", 4]]', '[[0, 0, NaN, 9]]',
-     '[[0, 0, true, 9]]', '{"x1": 1}', "not json", json.dumps([[0, 0, 10, 10]] * 101)],
+    ['[[1, 2, 3]]', '[[10, 10, 5, 50]]', '[[10, 50, 40, 50]]', '[[1, 2, "3", 4]]',
+     '[[0, 0, NaN, 9]]', '[[0, 0, true, 9]]', '{"x1": 1}', "not json",
+     json.dumps([[0, 0, 10, 10]] * 101)],
 )  # fmt: skip
 def test_422_malformed_boxes(server: Server, scene: SceneData, boxes: str) -> None:
     response = post(server, scene.png(), data={"boxes": boxes})

@@ -1,4 +1,4 @@
-"""Contracts of the pose routes over real HTTP: shapes, own boxes honoured, batch, render, models."""
+"""Pose routes over real HTTP: shapes, own boxes honoured, batch, render, models, health."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import json
 
 import httpx
 import numpy as np
-from conftest import SceneData, Server
+from api_helpers import Server
 from PIL import Image
+from runtime_fakes import SceneData
 
 from service.skeleton import AIC14
 
 
-def post_image(server: Server, scene: SceneData, boxes: list | None = None, **params: str) -> httpx.Response:
+def post_image(
+    server: Server, scene: SceneData, boxes: list | None = None, **params: str
+) -> httpx.Response:
     files = {"image": ("scene.png", scene.png(), "image/png")}
     data = {"boxes": json.dumps(boxes)} if boxes is not None else None
     return httpx.post(f"{server.url}/v1/poses", files=files, data=data, params=params, timeout=30)
