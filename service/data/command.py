@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         sheet = contact_sheet(args.seed, min(args.count, 24), args.width, args.height,
                               config=config)
         args.contact_sheet.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(args.contact_sheet), sheet[..., ::-1])
+        cv2.imwrite(str(args.contact_sheet), sheet[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9])
         print(f"wrote {args.contact_sheet}")
         return 0
     if args.out is None:

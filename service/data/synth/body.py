@@ -80,12 +80,28 @@ class Canvas:
         self.lab = np.zeros((h, w), np.uint8)
         self.pid = np.zeros((h, w), np.uint8)
 
-    def capsule(self, a: np.ndarray, b: np.ndarray, width: float, code: int, part: int) -> None:
-        pa, pb = _fix(a), _fix(b)
-        for img, val in ((self.lab, code | SHADOW), (self.pid, part)):
-            cv2.line(img, pa, pb, val, max(1, round(width)), cv2.LINE_8, SHIFT)
-        if width >= 4:
-            cv2.line(self.lab, pa, pb, code, max(1, round(width * 0.62)), cv2.LINE_8, SHIFT)
+    def capsule(
+        self, a: np.ndarray, b: np.ndarray, width: float, code: int, part: int,
+        end_width: float | None = None,
+    ) -> None:
+        """A limb from a to b, `width` wide at a tapering to `end_width` at b, with a rim."""
+        wb = width if end_width is None else end_width
+        self._taper(a, b, width / 2, wb / 2, code | SHADOW, part)
+        if min(width, wb) >= 4:
+            self._taper(a, b, width * 0.31, wb * 0.31, code, None)
+
+    def _taper(
+        self, a: np.ndarray, b: np.ndarray, ra: float, rb: float, value: int, part: int | None
+    ) -> None:
+        d = b - a
+        n = np.array([-d[1], d[0]]) / (float(np.hypot(d[0], d[1])) + 1e-9)
+        quad = np.round(np.stack([a + n * ra, b + n * rb, b - n * rb, a - n * ra]) * ONE)
+        quad32 = quad.astype(np.int32)
+        targets = ((self.lab, value),) if part is None else ((self.lab, value), (self.pid, part))
+        for img, val in targets:
+            cv2.fillConvexPoly(img, quad32, val, cv2.LINE_8, SHIFT)
+            for centre, r in ((a, ra), (b, rb)):
+                cv2.circle(img, _fix(centre), max(1, round(r * ONE)), val, -1, cv2.LINE_8, SHIFT)
 
     def polygon(self, pts: np.ndarray, code: int, part: int) -> None:
         hull = cv2.convexHull(np.round(pts * ONE).astype(np.int32))
@@ -128,30 +144,33 @@ def draw_person(
     shin_code = BOTTOM if look.legwear == "trousers" else SKIN
     parts: list[tuple[float, int, object]] = []
 
-    def limb(i: int, j: int, width: float, code: int, part: int, bias: float = -0.01) -> None:
+    def limb(
+        i: int, j: int, width: float, code: int, part: int, bias: float = -0.01,
+        taper: float = 1.0,
+    ) -> None:
         parts.append((float(d[i] + d[j]) / 2 + bias * h, len(parts),
-                      lambda: canvas.capsule(pts[i], pts[j], width, code, part)))
+                      lambda: canvas.capsule(pts[i], pts[j], width, code, part, width * taper)))
 
     def add(depth: float, draw: object) -> None:
         parts.append((depth, len(parts), draw))
 
     add(float(d[P.NECK] + d[P.PELVIS]) / 2, lambda: _torso(canvas, pts, person, look))
-    limb(P.NECK, P.HEAD_BASE, 0.05 * w, SKIN, NECKP, bias=0.005)
+    limb(P.NECK, P.HEAD_BASE, 0.055 * w, SKIN, NECKP, bias=0.005, taper=0.85)
     add(float(d[P.HEAD]) - 0.02 * h, lambda: _head(canvas, pts, person, look))
     for sho, elb, wri, hand, ua, fa, hp in (
         (P.R_SHO, P.R_ELB, P.R_WRI, P.R_HAND, R_UA, R_FA, R_HANDP),
         (P.L_SHO, P.L_ELB, P.L_WRI, P.L_HAND, L_UA, L_FA, L_HANDP),
     ):
-        limb(sho, elb, 0.058 * w, arm_code, ua)
-        limb(elb, wri, 0.046 * w, fore_code, fa, bias=-0.012)
-        limb(wri, hand, 0.05 * w, SKIN, hp, bias=-0.013)
+        limb(sho, elb, 0.062 * w, arm_code, ua, taper=0.8)
+        limb(elb, wri, 0.05 * w, fore_code, fa, bias=-0.012, taper=0.7)
+        limb(wri, hand, 0.038 * w, SKIN, hp, bias=-0.013, taper=1.3)
     for hip, kne, ank, toe, heel, th, sh, ft in (
         (P.R_HIP, P.R_KNE, P.R_ANK, P.R_TOE, P.R_HEEL, R_TH, R_SH, R_FOOT),
         (P.L_HIP, P.L_KNE, P.L_ANK, P.L_TOE, P.L_HEEL, L_TH, L_SH, L_FOOT),
     ):
-        limb(hip, kne, 0.085 * w, thigh_code, th, bias=0.0)
-        limb(kne, ank, 0.062 * w, shin_code, sh)
-        limb(heel, toe, 0.045 * w, SHOES, ft, bias=-0.012)
+        limb(hip, kne, 0.1 * w, thigh_code, th, bias=0.0, taper=0.65)
+        limb(kne, ank, 0.068 * w, shin_code, sh, taper=0.6)
+        limb(heel, toe, 0.05 * w, SHOES, ft, bias=-0.012, taper=0.8)
     if look.legwear == "skirt":
         add(float(d[P.PELVIS]) - 0.015 * h, lambda: _skirt(canvas, pts, person))
     for _, _, draw in sorted(parts, key=lambda t: (-t[0], t[1])):

@@ -9,19 +9,22 @@ from service.data.synth.textures import smooth_noise
 
 
 def lighting(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(H, W, 3) float32 -> lit: smooth brightness field, colour cast, contrast, gamma."""
+    """(H, W, 3) float32 -> lit uint8: smooth brightness field, colour cast, contrast, gamma."""
     h, w = img.shape[:2]
-    field = 1.0 + rng.uniform(0.05, 0.35) * smooth_noise(rng, (h, w), 2)
-    img = img * field[..., None] * rng.uniform(0.85, 1.15, 3).astype(np.float32)
-    mean = img.mean()
-    img = (img - mean) * rng.uniform(0.7, 1.3) + mean * rng.uniform(0.75, 1.25)
-    img = np.clip(img, 0, 255)
+    field = 1.0 + rng.uniform(0.05, 0.35) * smooth_noise(rng, (h, w), 2)  # (H, W)
+    gain = rng.uniform(0.85, 1.15, 3).astype(np.float32) * np.float32(rng.uniform(0.7, 1.3))
+    mean = float(img.mean())
+    offset = mean * (rng.uniform(0.75, 1.25) - rng.uniform(0.7, 1.3))
+    lit = cv2.multiply(img, field[..., None] * gain) + np.float32(offset)
+    out = np.clip(lit, 0, 255).astype(np.uint8)
     gamma = rng.uniform(0.7, 1.4)
-    return (255.0 * (img / 255.0) ** gamma).astype(np.float32)
+    lut = (255.0 * (np.arange(256) / 255.0) ** gamma).astype(np.uint8)
+    return cv2.LUT(out, lut)
 
 
 def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(H, W, 3) float32 -> uint8 after blur, sensor noise and JPEG artefacts."""
+    """(H, W, 3) uint8 -> uint8 after blur, sensor noise and JPEG artefacts."""
+    img = img.astype(np.float32)
     if rng.random() < 0.35:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.6))
     elif rng.random() < 0.12:

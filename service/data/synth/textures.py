@@ -56,15 +56,17 @@ def render_pattern(p: Pattern, shape: tuple[int, int], rng: np.random.Generator)
         t = smooth_noise(rng, shape, 3 if p.kind == "blend" else max(3, int(max(h, w) / p.period)))
         t = (t * 0.5 + 0.5)[..., None]
         return c1 * (1 - t) + c2 * t
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    u = xs * np.cos(p.angle) + ys * np.sin(p.angle)
-    v = -xs * np.sin(p.angle) + ys * np.cos(p.angle)
+    ys = np.arange(h, dtype=np.float32)[:, None] / p.period  # (h, 1), in periods
+    xs = np.arange(w, dtype=np.float32)[None, :] / p.period  # (1, w)
+    c, s = np.float32(np.cos(p.angle)), np.float32(np.sin(p.angle))
+    u = xs * c + ys * s  # (h, w)
     if p.kind == "stripes":
-        m = (np.sin(u * (2 * np.pi / p.period)) > 0.0)
+        m = (u % 1.0) < 0.5
     elif p.kind == "checks":
-        m = ((u // p.period + v // p.period) % 2) == 0
+        v = ys * c - xs * s
+        m = ((np.floor(u) + np.floor(v)) % 2) == 0
     else:  # dots
-        du = (u % p.period) - p.period / 2
-        dv = (v % p.period) - p.period / 2
-        m = du * du + dv * dv < (p.period * 0.3) ** 2
+        v = ys * c - xs * s
+        du, dv = (u % 1.0) - 0.5, (v % 1.0) - 0.5
+        m = du * du + dv * dv < 0.09
     return np.where(m[..., None], c2, c1).astype(np.float32)

@@ -85,8 +85,12 @@ def _run(job: partial, count: int, workers: int, progress: bool) -> Iterator[Any
         it: Iterator[Any] = map(job, range(count))
         yield from _progress(it, count, progress)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
         yield from _progress(pool.imap(job, range(count), chunksize=8), count, progress)
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would oversubscribe
 
 
 def _progress(it: Iterator[Any], total: int, enabled: bool) -> Iterator[Any]:
@@ -110,7 +114,7 @@ def draw_skeletons(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
         if len(labelled) == 0:
             continue
         size = float(np.ptp(labelled, axis=0).max())
-        width, radius = (1, 1) if size < 50 else (2, 2) if size < 150 else (2, 3)
+        width, radius = (1, 1) if size < 60 else (1, 2) if size < 200 else (2, 3)
         for c, (a, b) in enumerate(AIC14.limbs):
             if kp[a, 2] > 0 and kp[b, 2] > 0:
                 cv2.line(img, _px(kp[a]), _px(kp[b]), LIMB_COLOURS[c], width, cv2.LINE_AA)
