@@ -118,7 +118,7 @@ def _contact_shadow(
     axes = (max(1, int(0.2 * person.height)), max(1, int(0.035 * person.height)))
     shade = np.zeros(crop.shape[:2], np.float32)
     cv2.ellipse(shade, (int(centre[0]), int(centre[1])), axes, 0, 0, 360, 1.0, -1)
-    shade = cv2.GaussianBlur(shade, (0, 0), max(1.0, axes[1] * 0.6))
+    shade = np.asarray(cv2.GaussianBlur(shade, (0, 0), max(1.0, axes[1] * 0.6)), np.float32)
     crop *= 1 - rng.uniform(0.2, 0.5) * shade[..., None]
 
 
