@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from service.data.augment import AugmentConfig, apply_warp, augment, fit_warp
-from service.data.sample import Sample, boxes_mask
+from service.data.sample import Sample, Source, boxes_mask
 from service.data.synth.scene import SynthConfig, generate_scene
 from service.skeleton import AIC14, Skeleton
 from service.targets import TargetConfig, encode
@@ -57,15 +57,15 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
     boxes (M, 4) xyxy in output pixels, zero-padded; num_boxes (); keypoints (M, J, 3);
     h, w = ceil(S / stride)."""
 
-    def __init__(self, source: object, config: DatasetConfig = DatasetConfig(),
+    def __init__(self, source: Source, config: DatasetConfig = DatasetConfig(),
                  skeleton: Skeleton | None = None) -> None:
         self.source = source
-        self.skeleton: Skeleton = skeleton or source.skeleton  # type: ignore[attr-defined]
+        self.skeleton: Skeleton = skeleton or source.skeleton
         self.config = config
         self._draws = 0
 
     def __len__(self) -> int:
-        return len(self.source)  # type: ignore[arg-type]
+        return len(self.source)
 
     def _rng(self, index: int) -> np.random.Generator:
         # Different per worker (torch seeds each worker) and per draw, reproducible per run.
@@ -74,7 +74,7 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
 
     def sample(self, index: int) -> Sample:
         """The augmented sample before target encoding (for inspection and tests)."""
-        raw = self.source.load(index)  # type: ignore[attr-defined]
+        raw = self.source.load(index)
         cfg = self.config.augment
         if self.config.train:
             return augment(raw, self.skeleton, self._rng(index), cfg)

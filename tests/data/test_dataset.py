@@ -10,6 +10,7 @@ import torch
 from service.data.augment import AugmentConfig
 from service.data.coco import CocoKeypoints
 from service.data.dataset import DatasetConfig, PoseDataset, SynthSource
+from service.data.sample import Sample
 from service.data.synth import SynthConfig
 from service.data.synth.writer import write_dataset
 from service.skeleton import AIC14
@@ -56,3 +57,33 @@ def test_targets_peak_at_the_keypoints() -> None:
     if kp[j, 2] > 0:
         cell = int(round((y + 0.5) / 4 - 0.5)), int(round((x + 0.5) / 4 - 0.5))
         assert float(item["maps"][j][cell]) > 0.8
+
+
+def test_ignore_regions_zero_the_loss_mask() -> None:
+    class OneIgnored:
+        skeleton = AIC14
+
+        def __len__(self) -> int:
+            return 1
+
+        def load(self, index: int) -> Sample:
+            ignore = np.zeros((96, 96), bool)
+            ignore[:48, :48] = True
+            return Sample(np.zeros((96, 96, 3), np.uint8), np.zeros((0, 14, 3)),
+                          np.zeros((0, 4)), ignore)
+
+    item = PoseDataset(OneIgnored(), DatasetConfig(augment=AugmentConfig(size=96),
+                                                   train=False))[0]
+    assert float(item["mask"][:12, :12].max()) == 0.0 and float(item["mask"][12:, 12:].min()) == 1
+    assert int(item["num_boxes"]) == 0
+
+
+def test_synth_command_writes_images_and_annotations(tmp_path: Path) -> None:
+    from service.cli import main
+
+    code = main(["synth", "--out", str(tmp_path), "--count", "2", "--seed", "1", "--width", "64",
+                 "--height", "48", "--max-people", "3"])
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["0000000.jpg", "0000001.jpg"]
+    assert CocoKeypoints(tmp_path / "annotations.json", tmp_path / "images").load(1).image.shape \
+        == (48, 64, 3)

@@ -138,10 +138,7 @@ def draw_person(
     h, b = person.height, person.body
     d = person.depth
     w = h * b.width
-    arm_code = {"none": SKIN, "short": TOP, "long": TOP}[look.sleeves]
-    fore_code = TOP if look.sleeves == "long" else SKIN
-    thigh_code = SKIN if look.legwear == "skirt" else BOTTOM
-    shin_code = BOTTOM if look.legwear == "trousers" else SKIN
+    arm_code, fore_code, thigh_code, shin_code = _garment_codes(look)
     parts: list[tuple[float, int, object]] = []
 
     def limb(
@@ -175,6 +172,14 @@ def draw_person(
         add(float(d[P.PELVIS]) - 0.015 * h, lambda: _skirt(canvas, pts, person))
     for _, _, draw in sorted(parts, key=lambda t: (-t[0], t[1])):
         draw()  # type: ignore[operator]
+
+
+def _garment_codes(look: Appearance) -> tuple[int, int, int, int]:
+    """Codes of upper arm, forearm, thigh and shin: sleeves and legwear decide skin or cloth."""
+    return (
+        SKIN if look.sleeves == "none" else TOP, TOP if look.sleeves == "long" else SKIN,
+        SKIN if look.legwear == "skirt" else BOTTOM, BOTTOM if look.legwear == "trousers" else SKIN,
+    )
 
 
 def _torso(canvas: Canvas, pts: np.ndarray, person: P.PosedPerson, look: Appearance) -> None:
