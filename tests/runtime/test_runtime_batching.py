@@ -1,0 +1,175 @@
+"""BatchWorker contracts with a stand-in model: size, wait, pixel cap, deadlines, faults, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from service.config import BatchConfig
+from service.metrics import Metrics
+from service.runtime.batching import (
+    BatchFailed,
+    BatchWorker,
+    DeadlineExceeded,
+    JobResult,
+    QueueFull,
+    WorkerStopped,
+)
+from service.runtime.pipeline import BatchOutput, ImageInput, ImageMaps
+from service.types import Pose
+
+
+class Model:
+    """Each image's id is its pixel value; parse returns one pose scored by that id."""
+
+    def __init__(self, fail_ids: set[int] = frozenset(), parse_fail_ids: set[int] = frozenset(),
+                 delay: float = 0.0) -> None:  # fmt: skip
+        self.batches: list[list[int]] = []
+        self.fail_ids, self.parse_fail_ids, self.delay = fail_ids, parse_fail_ids, delay
+
+    def forward_batch(self, inputs: list[ImageInput]) -> BatchOutput:
+        ids = [int(inp.image[0, 0, 0]) for inp in inputs]
+        self.batches.append(ids)
+        time.sleep(self.delay)
+        if self.fail_ids & set(ids):
+            raise RuntimeError("injected")
+        maps = [ImageMaps(inp.image[None, :, :, 0].astype(np.float32), np.zeros(0), None)
+                for inp in inputs]  # fmt: skip
+        return BatchOutput(maps, 0.001, 0.002)
+
+    def parse(self, item: ImageMaps) -> list[Pose]:
+        image_id = int(item.maps[0, 0, 0])
+        if image_id in self.parse_fail_ids:
+            raise ValueError("bad maps")
+        return [Pose(np.zeros((14, 3)), float(image_id))]
+
+
+def image(image_id: int, height: int = 8, width: int = 8) -> np.ndarray:
+    return np.full((height, width, 3), image_id, dtype=np.uint8)
+
+
+def run(model: Model, config: BatchConfig, body: Callable[[BatchWorker], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        worker = BatchWorker(model, config, Metrics())
+        await worker.start()
+        try:
+            return await body(worker)
+        finally:
+            await worker.stop(timeout=5)
+
+    return asyncio.run(main())
+
+
+async def submit_all(worker: BatchWorker, ids: list[int], **kw: Any) -> list[Any]:
+    jobs = [worker.submit([(image(i, **kw), None)], (1.0,), time.monotonic())[0] for i in ids]
+    return await asyncio.gather(*(job.future for job in jobs), return_exceptions=True)
+
+
+def test_each_job_gets_its_own_result_in_batches_up_to_max_size() -> None:
+    model = Model()
+    config = BatchConfig(max_batch_size=3, max_wait_s=0.05)
+    results = run(model, config, lambda w: submit_all(w, list(range(7))))
+    assert [r.poses[0].score for r in results] == list(range(7))
+    assert all(isinstance(r, JobResult) and r.queue_s >= 0 for r in results)
+    assert [len(b) for b in model.batches] == [3, 3, 1]
+
+
+def test_batch_closes_after_max_wait_from_the_oldest_job() -> None:
+    model = Model()
+
+    async def body(worker: BatchWorker) -> float:
+        start = time.monotonic()
+        job = worker.submit([(image(1), None)], (1.0,), start)[0]
+        await job.future
+        return time.monotonic() - start
+
+    elapsed = run(model, BatchConfig(max_batch_size=8, max_wait_s=0.2), body)
+    assert elapsed >= 0.2 and model.batches == [[1]]
+
+
+def test_pixel_cap_splits_batches() -> None:
+    model = Model()
+    config = BatchConfig(max_batch_size=8, max_wait_s=0.05, max_batch_pixels=2 * 64)
+    run(model, config, lambda w: submit_all(w, [1, 2, 3, 4, 5]))
+    assert [len(b) for b in model.batches] == [2, 2, 1]
+
+
+def test_failing_batch_fails_only_its_jobs_and_the_worker_survives() -> None:
+    model = Model(fail_ids={4})
+    config = BatchConfig(max_batch_size=3, max_wait_s=0.05)
+    results = run(model, config, lambda w: submit_all(w, list(range(9))))
+    failed_batch = next(b for b in model.batches if 4 in b)
+    for i, result in enumerate(results):
+        assert isinstance(result, BatchFailed) == (i in failed_batch)
+    assert len(model.batches) == 3
+
+
+def test_a_parse_error_fails_only_that_image() -> None:
+    model = Model(parse_fail_ids={2})
+    results = run(model, BatchConfig(max_wait_s=0.05), lambda w: submit_all(w, [1, 2, 3]))
+    assert [type(r).__name__ for r in results] == ["JobResult", "BatchFailed", "JobResult"]
+
+
+def test_full_queue_refuses_at_once_all_or_none() -> None:
+    model = Model(delay=0.2)
+
+    async def body(worker: BatchWorker) -> None:
+        first = worker.submit([(image(1), None)], (1.0,), time.monotonic())
+        await asyncio.sleep(0.05)  # job 1 is in the model now; the queue is empty
+        worker.submit([(image(i), None) for i in (2, 3)], (1.0,), time.monotonic())
+        with pytest.raises(QueueFull):
+            worker.submit([(image(4), None)], (1.0,), time.monotonic())
+        assert worker.depth == 2
+        await first[0].future
+
+    run(model, BatchConfig(max_batch_size=1, max_wait_s=0.0, queue_size=2), body)
+    assert model.batches == [[1], [2], [3]]
+
+
+def test_hopeless_jobs_are_dropped_before_the_model() -> None:
+    model = Model(delay=0.3)
+    config = BatchConfig(max_batch_size=1, max_wait_s=0.0, deadline_s=0.2)
+    results = run(model, config, lambda w: submit_all(w, [1, 2]))
+    assert isinstance(results[0], JobResult)  # it was on time when it started
+    assert isinstance(results[1], DeadlineExceeded)
+    assert model.batches == [[1]]
+
+
+def test_cancelled_jobs_are_skipped() -> None:
+    model = Model(delay=0.1)
+
+    async def body(worker: BatchWorker) -> None:
+        jobs = [worker.submit([(image(i), None)], (1.0,), time.monotonic())[0] for i in (1, 2)]
+        await asyncio.sleep(0.02)
+        jobs[1].future.cancel()  # its client went away while it waited
+        await jobs[0].future
+
+    run(model, BatchConfig(max_batch_size=1, max_wait_s=0.0), body)
+    assert model.batches == [[1]]
+
+
+def test_stop_drains_queued_jobs_then_refuses() -> None:
+    model = Model(delay=0.05)
+    release = threading.Event()
+
+    async def main() -> tuple[list[Any], BaseException | None]:
+        worker = BatchWorker(model, BatchConfig(max_batch_size=1, max_wait_s=0.0), Metrics())
+        await worker.start()
+        jobs = [worker.submit([(image(i), None)], (1.0,), time.monotonic())[0] for i in (1, 2, 3)]
+        await worker.stop(timeout=5)
+        release.set()
+        refused = None
+        try:
+            worker.submit([(image(9), None)], (1.0,), time.monotonic())
+        except WorkerStopped as exc:
+            refused = exc
+        return [job.future.result() for job in jobs], refused
+
+    results, refused = asyncio.run(main())
+    assert [r.poses[0].score for r in results] == [1, 2, 3] and refused is not None

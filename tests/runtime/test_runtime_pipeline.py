@@ -1,0 +1,89 @@
+"""Pipeline contracts: padded batches equal single runs, boxes decide the detector, poses found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from runtime_fakes import SceneData, make_scene, make_store
+
+from service.runtime.model_store import ModelStoreError
+from service.runtime.padding import group_by_size
+from service.runtime.pipeline import ImageInput, Pipeline, PipelineConfig
+from service.types import Box
+
+
+@pytest.fixture(scope="module")
+def scene() -> SceneData:
+    return make_scene()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
+    return make_store(tmp_path_factory.mktemp("store"), scene)
+
+
+def test_padded_batch_matches_single_image_runs(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-tiny", None, "cpu", store)
+    small = np.ascontiguousarray(scene.image[:180, :250])
+    alone = pipeline.forward_batch([ImageInput(small, [], (1.0,))]).images[0]
+    batch = pipeline.forward_batch(
+        [ImageInput(small, [], (1.0,)), ImageInput(scene.image, [], (1.0,))]
+    ).images  # fmt: skip
+    assert alone.maps.shape == batch[0].maps.shape == (15, 45, 63)  # ceil(180/4), ceil(250/4)
+    assert batch[1].maps.shape == (15, 60, 80) and batch[1].fields.shape == (26, 60, 80)
+    # Padding only touches the receptive field at the small image's bottom/right border.
+    assert np.abs(alone.maps - batch[0].maps).max() < 1e-2
+    assert np.abs(alone.maps - batch[0].maps)[:, :-8, :-8].max() < 1e-4
+
+
+def test_multi_scale_outputs_land_on_the_scale_one_grid(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-tiny", None, "cpu", store)
+    out = pipeline.forward_batch([ImageInput(scene.image, [], (0.7, 1.0, 1.3))]).images[0]
+    assert out.maps.shape == (15, 60, 80) and out.fields.shape == (26, 60, 80)
+
+
+def test_group_by_size_bounds_padding() -> None:
+    sizes = [(480, 640), (480, 640), (120, 160), (470, 630), (120, 150)]
+    groups = group_by_size(sizes, 1.3)
+    assert sorted(i for g in groups for i in g) == [0, 1, 2, 3, 4]
+    assert {frozenset(g) for g in groups} == {frozenset({2, 4}), frozenset({0, 1, 3})}
+
+
+def test_detector_boxes_and_client_boxes(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store)
+    client = [Box(*scene.boxes[1], 1.0, "client")]
+    boxes = pipeline.detect_missing(
+        [ImageInput(scene.image, None, (1.0,)), ImageInput(scene.image, client, (1.0,))]
+    )  # fmt: skip
+    assert [b.source for b in boxes[0] or []] == ["detector", "detector"]
+    assert boxes[1] == client  # given boxes are used as they are; no detection for that image
+
+
+def test_predict_finds_the_scene_people(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store)
+    result = pipeline.predict(scene.image)
+    assert len(result.poses) == 2 and result.timings.forward >= 0
+    found = sorted(result.poses, key=lambda p: p.keypoints[12, 0])
+    for pose, truth in zip(found, scene.keypoints, strict=True):
+        assert np.abs(pose.keypoints[:, :2] - truth[:, :2]).max() < 2.0
+    own = pipeline.predict(scene.image, [Box(*scene.boxes[0], 1.0, "client")])
+    assert len(own.poses) == 1 and own.poses[0].box is not None
+    assert own.poses[0].box.source == "client"
+
+
+def test_without_a_detector_boxes_come_from_greedy_grouping(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-fixed", None, "cpu", store, PipelineConfig())
+    poses = pipeline.predict(scene.image).poses
+    assert len(poses) == 2
+    assert {p.box.source for p in poses if p.box is not None} == {"greedy"}
+
+
+def test_wrong_kinds_and_missing_models_are_refused(store: Path) -> None:
+    with pytest.raises(ModelStoreError):
+        Pipeline.from_store("detector-fixed", None, "cpu", store)
+    with pytest.raises(ModelStoreError):
+        Pipeline.from_store("pose-fixed", "pose-fixed", "cpu", store)
+    with pytest.raises(ModelStoreError, match="not found"):
+        Pipeline.from_store("missing", None, "cpu", store)
