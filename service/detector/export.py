@@ -1,0 +1,85 @@
+"""DetectorNet -> TorchScript `InferenceDetector` + manifest.json (kind "detector") in a store.
+
+The manifest spells out the input/output contract so that a detector exported elsewhere can be
+dropped in: any TorchScript module that follows it and a manifest with kind, file and sha256.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from service.detector.decode import InferenceDetector
+from service.detector.net import DetectorNet, count_parameters
+from service.network.export import MODEL_FILE, sha256_of
+
+
+def contract(net: DetectorNet) -> dict[str, Any]:
+    """The input/output contract of the exported module, as written into the manifest."""
+    cfg = net.config
+    return {
+        "input": {
+            "layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [0, 255],
+            "size": "any H, W >= 1",
+            "normalisation": {"mean": list(cfg.mean), "std": list(cfg.std), "inside": True},
+        },
+        "output": {
+            "shape": "(B, K, 5)", "K": cfg.max_detections,
+            "columns": ["x1", "y1", "x2", "y2", "score"],
+            "coordinates": "input pixels, continuous (pixel i spans [i, i+1)), clipped to image",
+            "order": "score descending within each image",
+            "padding": "rows with score 0 (all five values 0) after the detections",
+            "score": "person-centre confidence in 0..1",
+        },
+        "internal": {
+            "resize": f"bilinear (antialiased) so the long side is {cfg.input_long_side}, "
+                      "aspect ratio kept",
+            "pad": f"right/bottom to a multiple of {cfg.pad_multiple}",
+            "input_long_side": cfg.input_long_side, "output_stride": cfg.output_stride,
+            "decode": "sigmoid heatmap, 3x3 max-pool peaks, top-K, log-size and offset heads",
+            "score_threshold": cfg.score_threshold,
+        },
+    }  # fmt: skip
+
+
+def export_detector(
+    net: DetectorNet,
+    out_dir: Path,
+    name: str,
+    trained_on: dict[str, Any] | None = None,
+    validation: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> Path:
+    """Script the detector into `out_dir/name/model.pt`, write its manifest; return the dir."""
+    model_dir = Path(out_dir) / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    was_training = net.training
+    module = torch.jit.script(InferenceDetector(net).cpu().eval())
+    net.train(was_training)
+    model_path = model_dir / MODEL_FILE
+    tmp = model_path.with_suffix(".tmp")
+    torch.jit.save(module, str(tmp))
+    tmp.replace(model_path)
+    now = dt.datetime.now(dt.UTC)
+    manifest = {
+        "name": name,
+        "kind": "detector",
+        "version": now.strftime("%Y%m%d.%H%M%S"),
+        "created": now.isoformat(timespec="seconds"),
+        "preset": net.config.name,
+        "network": dataclasses.asdict(net.config),
+        **contract(net),
+        "num_parameters": count_parameters(net),
+        "file": MODEL_FILE,
+        "sha256": sha256_of(model_path),
+        "trained_on": trained_on or {},
+        "validation": validation or {},
+        "training": training or {},
+    }
+    (model_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return model_dir
