@@ -21,6 +21,7 @@ from PIL import Image
 from service.network.export import sha256_of
 from service.skeleton import AIC14
 from service.targets import TargetConfig
+from service.types import Box
 
 HEIGHT, WIDTH, STRIDE = 240, 320, 4
 
@@ -83,14 +84,15 @@ class FixedMaps(torch.nn.Module):
 
     def __init__(self, maps: torch.Tensor, fields: torch.Tensor, stride: int) -> None:
         super().__init__()
-        self.register_buffer("maps", maps[None])  # (1, J+1, h, w)
-        self.register_buffer("fields", fields[None])  # (1, 2C, h, w)
+        self.maps = torch.nn.Parameter(maps[None], requires_grad=False)  # (1, J+1, h, w)
+        self.fields = torch.nn.Parameter(fields[None], requires_grad=False)  # (1, 2C, h, w)
         self.stride = stride
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, h, w = x.shape[0], x.shape[2], x.shape[3]
         gh, gw = (h + self.stride - 1) // self.stride, (w + self.stride - 1) // self.stride
-        maps, fields = self.maps, self.fields
+        maps: torch.Tensor = self.maps
+        fields: torch.Tensor = self.fields
         if maps.shape[2] != gh or maps.shape[3] != gw:
             maps = torch.nn.functional.interpolate(maps, size=(gh, gw), mode="bilinear")
             fields = torch.nn.functional.interpolate(fields, size=(gh, gw), mode="bilinear")
@@ -102,7 +104,7 @@ class FixedBoxes(torch.nn.Module):
 
     def __init__(self, rows: torch.Tensor) -> None:
         super().__init__()
-        self.register_buffer("rows", rows[None])  # (1, K, 5)
+        self.rows = torch.nn.Parameter(rows[None], requires_grad=False)  # (1, K, 5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.rows.expand(x.shape[0], -1, -1).to(x.dtype)  # (B, K, 5)
@@ -127,6 +129,10 @@ def encode_targets(scene: SceneData) -> tuple[np.ndarray, np.ndarray]:
 
     t = encode_maps(scene.keypoints, AIC14, HEIGHT, WIDTH, TargetConfig(stride=STRIDE))
     return t.maps, t.fields
+
+
+def box(coords: list[float], source: str = "client", score: float = 1.0) -> Box:
+    return Box(coords[0], coords[1], coords[2], coords[3], score, source)
 
 
 def make_store(root: Path, scene: SceneData) -> Path:

@@ -28,8 +28,10 @@ from service.types import Pose
 class Model:
     """Each image's id is its pixel value; parse returns one pose scored by that id."""
 
-    def __init__(self, fail_ids: set[int] = frozenset(), parse_fail_ids: set[int] = frozenset(),
-                 delay: float = 0.0) -> None:  # fmt: skip
+    def __init__(
+        self, fail_ids: frozenset[int] = frozenset(), parse_fail_ids: frozenset[int] = frozenset(),
+        delay: float = 0.0,
+    ) -> None:  # fmt: skip
         self.batches: list[list[int]] = []
         self.fail_ids, self.parse_fail_ids, self.delay = fail_ids, parse_fail_ids, delay
 
@@ -101,7 +103,7 @@ def test_pixel_cap_splits_batches() -> None:
 
 
 def test_failing_batch_fails_only_its_jobs_and_the_worker_survives() -> None:
-    model = Model(fail_ids={4})
+    model = Model(fail_ids=frozenset({4}))
     config = BatchConfig(max_batch_size=3, max_wait_s=0.05)
     results = run(model, config, lambda w: submit_all(w, list(range(9))))
     failed_batch = next(b for b in model.batches if 4 in b)
@@ -111,7 +113,7 @@ def test_failing_batch_fails_only_its_jobs_and_the_worker_survives() -> None:
 
 
 def test_a_parse_error_fails_only_that_image() -> None:
-    model = Model(parse_fail_ids={2})
+    model = Model(parse_fail_ids=frozenset({2}))
     results = run(model, BatchConfig(max_wait_s=0.05), lambda w: submit_all(w, [1, 2, 3]))
     assert [type(r).__name__ for r in results] == ["JobResult", "BatchFailed", "JobResult"]
 

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_fakes import SceneData, make_scene, make_store
+from runtime_fakes import SceneData, box, make_scene, make_store
 
 from service.runtime.model_store import ModelStoreError
 from service.runtime.padding import group_by_size
 from service.runtime.pipeline import ImageInput, Pipeline, PipelineConfig
-from service.types import Box
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +52,7 @@ def test_group_by_size_bounds_padding() -> None:
 
 def test_detector_boxes_and_client_boxes(store: Path, scene: SceneData) -> None:
     pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store)
-    client = [Box(*scene.boxes[1], 1.0, "client")]
+    client = [box(scene.boxes[1], "client", 1.0)]
     boxes = pipeline.detect_missing(
         [ImageInput(scene.image, None, (1.0,)), ImageInput(scene.image, client, (1.0,))]
     )  # fmt: skip
@@ -68,7 +67,7 @@ def test_predict_finds_the_scene_people(store: Path, scene: SceneData) -> None:
     found = sorted(result.poses, key=lambda p: p.keypoints[12, 0])
     for pose, truth in zip(found, scene.keypoints, strict=True):
         assert np.abs(pose.keypoints[:, :2] - truth[:, :2]).max() < 2.0
-    own = pipeline.predict(scene.image, [Box(*scene.boxes[0], 1.0, "client")])
+    own = pipeline.predict(scene.image, [box(scene.boxes[0], "client", 1.0)])
     assert len(own.poses) == 1 and own.poses[0].box is not None
     assert own.poses[0].box.source == "client"
 

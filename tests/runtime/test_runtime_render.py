@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_fakes import SceneData, make_scene, make_store
+from runtime_fakes import SceneData, box, make_scene, make_store
 
 from service.runtime.render import render
 from service.skeleton import AIC14
-from service.types import Box, Pose
+from service.types import Pose
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,9 +25,10 @@ def scene() -> SceneData:
 
 def test_render_draws_skeleton_and_box_only_near_the_pose(scene: SceneData) -> None:
     blank = np.zeros_like(scene.image)
-    pose = Pose(scene.keypoints[0].copy(), 0.9, Box(*scene.boxes[0], 0.9, "detector"))
+    pose = Pose(scene.keypoints[0].copy(), 0.9, box(scene.boxes[0], "detector", 0.9))
     drawn = render(blank, [pose], AIC14)
-    assert drawn.shape == blank.shape and not drawn[..., :].any(axis=2)[:, 170:].any()
+    assert drawn.shape == blank.shape
+    assert not np.asarray(drawn.any(axis=2))[:, 170:].any()  # nothing right of person 0
     neck = scene.keypoints[0][13, :2].round().astype(int)
     assert drawn[neck[1], neck[0]].any()  # a joint marker sits on the neck
     assert not blank.any()  # the input is left untouched
