@@ -213,11 +213,16 @@ class BatchWorker:
     async def _finish(self, batch: list[Job], output: BatchOutput, start: float) -> None:
         loop = asyncio.get_running_loop()
         try:
+            if len(output.images) != len(batch):
+                raise RuntimeError(f"{len(output.images)} outputs for {len(batch)} images")
             await asyncio.gather(*(
                 loop.run_in_executor(self._parse_pool, self._parse_one, job, item, output, start,
                                      len(batch))
                 for job, item in zip(batch, output.images, strict=True)
             ))  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - whatever broke, no job of this batch hangs
+            for job in batch:
+                _fail(job, BatchFailed(f"parsing failed: {type(exc).__name__}: {exc}"))
         finally:
             self._inflight.difference_update(batch)
 
