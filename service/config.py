@@ -46,7 +46,7 @@ class RuntimeConfig:
     device: str  # resolved: "cpu" or "cuda[:n]"
     fp16: bool
     scales: tuple[float, ...]
-    detector_threshold: float = 0.3
+    detector_threshold: float | None = None
 
 
 class Settings(BaseSettings):
@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     fp16: bool = False
     # "0.7,1.0,1.3"; None = PAPER_SCALES on a GPU, CPU_SCALES on a CPU
     scales: Annotated[tuple[float, ...] | None, NoDecode] = None
-    detector_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    # None: the threshold in the detector's manifest (0.3 when it names none).
+    detector_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
     max_batch_size: int = Field(default=8, ge=1)
     max_wait_ms: float = Field(default=10.0, ge=0.0)

@@ -27,7 +27,7 @@ from service.types import Box, Pose
 class PipelineConfig:
     scales: tuple[float, ...] = (1.0,)  # default when a request names none
     fp16: bool = False
-    detector_threshold: float = 0.3
+    detector_threshold: float | None = None  # None: the detector manifest's, else 0.3
     max_pad_ratio: float = 1.3
     parser: ParserConfig = field(default_factory=ParserConfig)
 
@@ -83,6 +83,7 @@ class Pipeline:
         self.stride = pose.stride
         self.device = torch.device(pose.device)
         self.dtype = torch.float16 if config.fp16 else torch.float32
+        self.detector_threshold = _threshold(detector, config.detector_threshold)
         if config.fp16:
             for model in self.models:
                 model.module.half()
@@ -153,9 +154,11 @@ class Pipeline:
         todo = [i for i, inp in enumerate(inputs) if inp.boxes is None]
         if self.detector is None or not todo:
             return boxes
-        found = self._detect([inputs[i].image for i in todo])  # one padded batch
-        for i, image_boxes in zip(todo, found, strict=True):
-            boxes[i] = image_boxes
+        sizes = [(int(inputs[i].image.shape[0]), int(inputs[i].image.shape[1])) for i in todo]
+        for group in group_by_size(sizes, self.config.max_pad_ratio):  # one padded batch each
+            found = self._detect([inputs[todo[g]].image for g in group])
+            for g, image_boxes in zip(group, found, strict=True):
+                boxes[todo[g]] = image_boxes
         return boxes
 
     @torch.inference_mode()
@@ -163,7 +166,7 @@ class Pipeline:
         assert self.detector is not None
         rows = self.detector.module(pad_batch(images, self.device, self.dtype))  # (B, K, 5)
         rows = rows.float().cpu().numpy()
-        return [_boxes(rows[b], images[b].shape[:2], self.config.detector_threshold)
+        return [_boxes(rows[b], images[b].shape[:2], self.detector_threshold)
                 for b in range(len(images))]  # fmt: skip
 
     @torch.inference_mode()
@@ -200,6 +203,13 @@ class Pipeline:
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+
+def _threshold(detector: LoadedModel | None, configured: float | None) -> float:
+    if configured is not None:
+        return configured
+    internal = detector.manifest.get("internal", {}) if detector is not None else {}
+    return float(internal.get("score_threshold", 0.3))
 
 
 def _boxes(rows: np.ndarray, size: tuple[int, ...], threshold: float) -> list[Box]:
