@@ -25,9 +25,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="checkpoints: last.pt, best.pt")
     add("--store", type=Path, default=MODEL_STORE, help="model store to export the best epoch to")
     add("--name", default="detector-lite", help="model name in the store")
-    add("--epochs", type=int, default=30)
+    add("--epochs", type=int, default=24)
     add("--batch-size", type=int, default=16)
-    add("--lr", type=float, default=1e-3)
+    add("--lr", type=float, default=2e-3)
+    add("--warmup-steps", type=int, default=300)
     add("--seed", type=int, default=0)
     add("--threads", type=int, default=1, help="torch threads")
     add("--checkpoint-minutes", type=float, default=5.0)
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = DetectorTrainConfig(
         train_dir=args.train_dir, val_dir=args.val_dir, preset=args.preset,
         runs_dir=args.runs_dir, store=args.store, name=args.name, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads,
+        batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, seed=args.seed,
+        threads=args.threads,
         checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
         train_limit=args.train_limit, val_limit=args.val_limit,
     )  # fmt: skip

@@ -16,7 +16,7 @@ class DetectorConfig:
 
     name: str
     stem_width: int = 16
-    widths: tuple[int, ...] = (24, 48, 96, 160)  # one ResNet-like stage per width, stride 2 each
+    widths: tuple[int, ...] = (24, 48, 96, 128)  # one ResNet-like stage per width, stride 2 each
     blocks: tuple[int, ...] = (1, 2, 2, 2)  # basic blocks per stage
     fpn_channels: int = 64
     head_channels: int = 32

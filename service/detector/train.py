@@ -21,7 +21,7 @@ import torch
 
 from service.detector.config import DETECTOR_PRESETS
 from service.detector.data import AugmentConfig, BoxRecord, make_batch, read_coco_boxes
-from service.detector.decode import InferenceDetector
+from service.detector.decode import InferenceDetector, padded_size, working_size
 from service.detector.evaluate import BoxAP, evaluate_detector
 from service.detector.export import export_detector
 from service.detector.loss import detector_loss
@@ -37,9 +37,9 @@ class DetectorTrainConfig:
     runs_dir: Path = Path("runs/detector")
     store: Path = MODEL_STORE
     name: str = "detector-lite"
-    epochs: int = 30
+    epochs: int = 24
     batch_size: int = 16
-    lr: float = 1e-3
+    lr: float = 2e-3
     warmup_steps: int = 300
     final_lr_fraction: float = 0.02  # cosine decay down to lr * this
     seed: int = 0
@@ -49,10 +49,17 @@ class DetectorTrainConfig:
     train_limit: int | None = None
     val_limit: int | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # Training canvas (height, width); None: the first training image's shape at the working
+    # resolution, rounded up to the padding multiple (what inference sees for such images).
+    canvas_size: tuple[int, int] | None = None
 
-    def canvas(self) -> tuple[int, int]:
-        side = DETECTOR_PRESETS[self.preset].input_long_side
-        return side, side
+
+def training_canvas(cfg: DetectorTrainConfig, first: BoxRecord) -> tuple[int, int]:
+    if cfg.canvas_size is not None:
+        return cfg.canvas_size
+    det = DETECTOR_PRESETS[cfg.preset]
+    return padded_size(*working_size(first.height, first.width, det.input_long_side),
+                       det.pad_multiple)
 
 
 @dataclass
@@ -74,6 +81,7 @@ class Run:
     train: list[BoxRecord]
     val: list[BoxRecord]
     command: str
+    canvas: tuple[int, int]
     last_save: float = field(default_factory=time.monotonic)
     clock: float = field(default_factory=time.monotonic)  # training time counted up to here
 
@@ -116,7 +124,7 @@ def _train_step(run: Run, records: list[BoxRecord], rng: np.random.Generator) ->
     total = cfg.epochs * _batches_per_epoch(run)
     for group in run.optimizer.param_groups:
         group["lr"] = learning_rate(cfg, run.progress.step, total)
-    batch = make_batch(records, rng, run.net.config, cfg.canvas(), cfg.augment)
+    batch = make_batch(records, rng, run.net.config, run.canvas, cfg.augment)
     mean = torch.tensor(run.net.config.mean).view(1, 3, 1, 1)
     std = torch.tensor(run.net.config.std).view(1, 3, 1, 1)
     heads = run.net((batch["image"] / 255.0 - mean) / std)
@@ -133,7 +141,7 @@ def _epoch(run: Run) -> bool:
     """Train the rest of the current epoch; False when `max_steps` stopped it early."""
     cfg, p = run.cfg, run.progress
     order = np.random.default_rng([cfg.seed, p.epoch]).permutation(len(run.train))
-    n, t0 = _batches_per_epoch(run), time.monotonic()
+    n, t0, done = _batches_per_epoch(run), time.monotonic(), 0
     sums: dict[str, float] = {}
     while p.batch < n:
         if cfg.max_steps is not None and p.step >= cfg.max_steps:
@@ -143,8 +151,9 @@ def _epoch(run: Run) -> bool:
         losses = _train_step(run, [run.train[i] for i in chosen], rng)
         p.batch += 1
         sums = {k: sums.get(k, 0.0) + v for k, v in losses.items()}
+        done += len(chosen)
         if p.batch % 25 == 0 or p.batch == n:
-            rate = 25 * cfg.batch_size / max(time.monotonic() - t0, 1e-6)
+            rate, done = done / max(time.monotonic() - t0, 1e-6), 0
             avg = " ".join(f"{k} {v / p.batch:.3f}" for k, v in sums.items())
             print(f"epoch {p.epoch} batch {p.batch}/{n} step {p.step} {avg} "
                   f"lr {run.optimizer.param_groups[0]['lr']:.2e} {rate:.1f} img/s", flush=True)
@@ -178,7 +187,7 @@ def export_best(run: Run, ap: BoxAP) -> Path:
     training = {
         "command": run.command, "preset": cfg.preset, "epochs_done": p.epoch + 1,
         "epochs_planned": cfg.epochs, "steps": p.step, "batch_size": cfg.batch_size,
-        "lr": cfg.lr, "seed": cfg.seed, "canvas": list(cfg.canvas()),
+        "lr": cfg.lr, "seed": cfg.seed, "canvas": list(run.canvas),
         "augment": dataclasses.asdict(cfg.augment), "train_seconds": round(p.seconds),
         "loss": "CenterNet focal (alpha 2, beta 4) + L1 log-size + L1 offset at centres",
     }  # fmt: skip
@@ -213,16 +222,16 @@ def train_detector(cfg: DetectorTrainConfig, resume: bool = False, command: str 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     net = build_detector(cfg.preset)
-    run = Run(cfg, net, torch.optim.Adam(net.parameters(), lr=cfg.lr), Progress(),
-              read_coco_boxes(cfg.train_dir, cfg.train_limit),
-              read_coco_boxes(cfg.val_dir, cfg.val_limit), command)
+    train = read_coco_boxes(cfg.train_dir, cfg.train_limit)
+    run = Run(cfg, net, torch.optim.Adam(net.parameters(), lr=cfg.lr), Progress(), train,
+              read_coco_boxes(cfg.val_dir, cfg.val_limit), command, training_canvas(cfg, train[0]))
     last = cfg.runs_dir / "last.pt"
     if resume and last.is_file():
         load_checkpoint(last, run)
         print(f"resumed from {last}: epoch {run.progress.epoch} batch {run.progress.batch} "
               f"step {run.progress.step}", flush=True)
-    print(f"training {cfg.preset} on {len(run.train)} images, validating on {len(run.val)}",
-          flush=True)
+    print(f"training {cfg.preset} on {len(run.train)} images (canvas {run.canvas}), "
+          f"validating on {len(run.val)}", flush=True)
     net.train()
     ap = BoxAP(0.0, 0.0, 0.0, 0, 0, 0)
     while run.progress.epoch < cfg.epochs:
