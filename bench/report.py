@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+HEADER = "# Benchmarks\n\nEach section is rewritten by the script it names.\n"
 BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 
 
 def write_section(name: str, title: str, body: str, path: Path = BENCHMARKS) -> None:
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{start}\n## {title}\n\n{body.strip()}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nEach section is rewritten by the script it names.\n"
+    text = path.read_text() if path.exists() else HEADER
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)

@@ -16,7 +16,7 @@ from service.skeleton import SKELETONS
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="lite")
     parser.add_argument("--skeleton", choices=sorted(SKELETONS), default="aic14")
-    parser.add_argument("--checkpoint", type=Path, help="training checkpoint (weights under 'model')")
+    parser.add_argument("--checkpoint", type=Path, help="training checkpoint ('model' weights)")
     parser.add_argument("--name", help="model name in the store (default: pose-<preset>)")
     parser.add_argument("--store", type=Path, help="model store directory (default: model_store)")
     parser.add_argument("--params", action="store_true", help="only print parameter counts")

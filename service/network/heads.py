@@ -55,17 +55,17 @@ class Stage(nn.Module):
         self.maps = Branch(cin, num_maps, cfg, first)
         self.fields = Branch(cin + num_maps, num_fields, cfg, first)
 
-    def _to_feature_grid(self, y: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(y, 2) if self.upsample else y
-
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         maps = self.maps(x)  # (B, J+1, h', w')
-        fields = self.fields(torch.cat([x, self._to_feature_grid(maps)], 1))  # (B, 2C, h', w')
+        pooled = F.avg_pool2d(maps, 2) if self.upsample else maps  # back on the feature grid
+        fields = self.fields(torch.cat([x, pooled], 1))  # (B, 2C, h', w')
         return maps, fields
 
-    def feedback(self, maps: torch.Tensor, fields: torch.Tensor) -> torch.Tensor:
-        """This stage's outputs on the feature grid, for the next stage's input."""
-        return torch.cat([self._to_feature_grid(maps), self._to_feature_grid(fields)], 1)
+
+def _feature_grid(maps: torch.Tensor, fields: torch.Tensor, upsample: bool) -> torch.Tensor:
+    """A stage's outputs brought back to the feature grid (stride 8), for the next stage."""
+    both = torch.cat([maps, fields], 1)
+    return F.avg_pool2d(both, 2) if upsample else both
 
 
 class StagedHead(nn.Module):
@@ -77,6 +77,7 @@ class StagedHead(nn.Module):
             nn.Conv2d(cin, cfg.feature_channels, cfg.reduce_kernel, padding=cfg.reduce_kernel // 2),
             nn.ReLU(inplace=True),
         )
+        self.upsample = cfg.upsample
         feat, extra = cfg.feature_channels, num_maps + num_fields
         self.stages = nn.ModuleList(
             [Stage(feat if t == 0 else feat + extra, num_maps, num_fields, cfg, t == 0)
@@ -90,5 +91,5 @@ class StagedHead(nn.Module):
         for stage in self.stages:
             maps, fields = stage(stage_input)
             outputs.append((maps, fields))
-            stage_input = torch.cat([features, stage.feedback(maps, fields)], 1)
+            stage_input = torch.cat([features, _feature_grid(maps, fields, self.upsample)], 1)
         return outputs

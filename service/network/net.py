@@ -10,6 +10,7 @@ from torch import nn
 
 from service.network.backbone import ResNetBackbone
 from service.network.config import PRESETS, NetworkConfig
+from service.network.normalize import Normalize
 from service.skeleton import Skeleton
 
 
@@ -24,8 +25,7 @@ class PoseNet(nn.Module):
         self.config = cfg
         self.feature_stride = cfg.feature_stride
         self.output_stride = cfg.output_stride
-        self.register_buffer("mean", torch.tensor(cfg.mean).view(1, 3, 1, 1) * 255.0)
-        self.register_buffer("std", torch.tensor(cfg.std).view(1, 3, 1, 1) * 255.0)
+        self.normalize = Normalize(cfg.mean, cfg.std)
         self.backbone = ResNetBackbone(cfg.backbone)
         self.head = StagedHead(
             self.backbone.out_channels, skeleton.num_maps, skeleton.num_field_channels, cfg.head
@@ -33,7 +33,7 @@ class PoseNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         height, width = image.shape[-2], image.shape[-1]
-        x = (image - self.mean) / self.std
+        x = self.normalize(image)
         # Pad right/bottom to a multiple of the feature stride (zero = the mean colour).
         s = self.feature_stride
         x = F.pad(x, [0, (s - width % s) % s, 0, (s - height % s) % s])

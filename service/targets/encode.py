@@ -138,7 +138,8 @@ def encode(
 
 
 def _person_scale(keypoints: np.ndarray, base: float, cfg: TargetConfig) -> np.ndarray:
-    """(N,) per-person width: `base`, or relative_sigma x sqrt(joint-span area) in [base/2, 2 base]."""
+    """(N,) per-person width: `base`, or relative_sigma x sqrt(joint-span area), clipped to
+    [base / 2, 2 base]."""
     n = keypoints.shape[0]
     if cfg.relative_sigma <= 0 or n == 0:
         return np.full(n, base, dtype=np.float64)

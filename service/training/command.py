@@ -13,7 +13,7 @@ _FIELDS = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     pose = sub.add_parser("pose", help="the pose network (maps and fields)")
-    pose.add_argument("--train", type=Path, required=True, help="dir with annotations.json, images/")
+    pose.add_argument("--train", type=Path, required=True, help="annotations.json + images/ dir")
     pose.add_argument("--val", type=Path, required=True, help="validation dir, same layout")
     defaults = TrainConfig(Path(), Path(), Path(), Path())
     for name in (

@@ -38,8 +38,8 @@ def plot_curves(steps_csv: Path, epochs_csv: Path, out_png: Path) -> None:
     ax_loss.set(title="training loss (Eq. 8)", xlabel="step")
     if epochs:
         x = [int(r["step"]) for r in epochs]
-        for key in ("ap", "ap50", "ap75"):
-            ax_ap.plot(x, [float(r[key]) for r in epochs], marker="o", label=key.upper())
+        for key in ("AP", "AP50", "AP75"):
+            ax_ap.plot(x, [float(r[key]) for r in epochs], marker="o", label=key)
         ax_ap.legend()
     ax_ap.set(title="validation AP (AIC sigmas, GT boxes)", xlabel="step", ylim=(0, 1))
     fig.tight_layout()

@@ -24,16 +24,21 @@ from service.training.validate import validate
 
 
 def build_loader(cfg: TrainConfig, skeleton: Skeleton, stride: int) -> DataLoader:
-    from service.data.dataset import PoseDataset, SampleConfig
+    from service.data.augment import AugmentConfig
+    from service.data.coco import CocoKeypoints
+    from service.data.dataset import DatasetConfig, PoseDataset
+    from service.targets import TargetConfig
 
-    sample_cfg = SampleConfig(
-        crop_size=cfg.crop_size, stride=stride, sigma=cfg.sigma, delta=cfg.delta,
-        relative_sigma=cfg.relative_sigma,
+    data_cfg = DatasetConfig(
+        augment=AugmentConfig(size=cfg.crop_size),
+        targets=TargetConfig(
+            stride=stride, sigma=cfg.sigma, delta=cfg.delta, relative_sigma=cfg.relative_sigma
+        ),
     )
-    dataset = PoseDataset.from_coco(cfg.train_annotations, cfg.train_images, skeleton, sample_cfg)
+    source = CocoKeypoints(cfg.train_annotations, cfg.train_images, skip_empty=True)
     return DataLoader(
-        dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-        num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
+        PoseDataset(source, data_cfg, skeleton), batch_size=cfg.batch_size, shuffle=True,
+        drop_last=True, num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
 
@@ -73,8 +78,7 @@ def train(cfg: TrainConfig) -> Progress:
             loss = _step(net, optimizer, batch, cfg)
             progress.step += 1
             bar.set_postfix(loss=f"{loss:.3f}")
-            if progress.step % 10 == 0:
-                append_csv(cfg.run_dir / "steps.csv", {"step": progress.step, "loss": loss})
+            append_csv(cfg.run_dir / "steps.csv", {"step": progress.step, "loss": loss})
             if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
                 save_checkpoint(cfg.run_dir / "last.pt", net, optimizer, progress)
                 last_save = time.monotonic()
@@ -114,8 +118,8 @@ def _end_of_epoch(
          **{k: round(v, 4) for k, v in scores.items()}},
     )  # fmt: skip
     print(f"epoch {progress.epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-    if scores["ap"] > progress.best_ap:
-        progress.best_ap, progress.best_epoch = scores["ap"], progress.epoch
+    if scores["AP"] > progress.best_ap:
+        progress.best_ap, progress.best_epoch = scores["AP"], progress.epoch
         save_checkpoint(cfg.run_dir / "best.pt", net, optimizer, progress)
         _export(cfg, net, skeleton, scores, progress, command)
     save_checkpoint(cfg.run_dir / "last.pt", net, optimizer, progress)
@@ -126,14 +130,18 @@ def _export(
     cfg: TrainConfig, net: PoseNet, skeleton: Skeleton, scores: dict[str, float],
     progress: Progress, command: str,
 ) -> None:
+    import json
+
     from service.runtime.model_store import MODEL_STORE
 
+    info = json.loads(cfg.train_annotations.read_text()).get("info", {})
     settings: dict[str, Any] = {
         k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(cfg).items()
     }
     export_model(
         net.eval(), cfg.model_store or MODEL_STORE, cfg.export_name, skeleton,
-        trained_on={"annotations": str(cfg.train_annotations), "images": str(cfg.train_images)},
+        trained_on={"annotations": str(cfg.train_annotations), "images": str(cfg.train_images),
+                    "info": info},
         validation={
             "annotations": str(cfg.val_annotations),
             "protocol": "single scale, ground-truth boxes, pycocotools, AIC sigmas",

@@ -10,15 +10,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
+from service.data.sample import read_rgb
 from service.evaluation.coco_eval import evaluate_keypoints, poses_to_results
+from service.network.net import PoseNet
 from service.parsing import ParserConfig, parse
+from service.parsing.config import DEFAULT_CONFIG
 from service.skeleton import Skeleton
 from service.types import Box
-from service.network.net import PoseNet
 
 
 @torch.no_grad()
@@ -32,7 +33,7 @@ def predict_maps(net: PoseNet, image_rgb: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def validate(
     net: PoseNet, annotations: Path, images: Path, skeleton: Skeleton, limit: int = 0,
-    config: ParserConfig = ParserConfig(),
+    config: ParserConfig = DEFAULT_CONFIG,
 ) -> dict[str, float]:
     """AP, AP50, AP75, APM, APL with the skeleton's sigmas on the first `limit` images."""
     gt: dict[str, Any] = json.loads(Path(annotations).read_text())
@@ -49,8 +50,7 @@ def validate(
     net.eval()
     results: list[dict[str, Any]] = []
     for info in image_infos:
-        bgr = cv2.imread(str(Path(images) / info["file_name"]), cv2.IMREAD_COLOR)
-        maps, fields = predict_maps(net, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        maps, fields = predict_maps(net, read_rgb(str(Path(images) / info["file_name"])))
         poses = parse(
             "boxes", maps, fields, skeleton, net.output_stride, by_image.get(info["id"], []),
             config,
