@@ -24,6 +24,9 @@ class BoxAP:
     images: int
     people: int
     detections: int
+    # The score threshold with the best F1 at IoU 0.5 (the operating point for the pipeline).
+    best_f1: float = 0.0
+    f1_threshold: float = 0.3
 
     def as_dict(self) -> dict[str, float | int]:
         return dict(vars(self))
@@ -67,6 +70,7 @@ def box_ap(records: list[BoxRecord], results: list[dict[str, Any]]) -> BoxAP:
     people = sum(len(r.boxes) for r in records)
     if not results:
         return BoxAP(0.0, 0.0, 0.0, len(records), people, 0)
+    # COCOeval keeps the top maxDets[-1] per image; the module outputs at most K anyway.
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO()
         gt.dataset = ground_truth(records)
@@ -78,7 +82,31 @@ def box_ap(records: list[BoxRecord], results: list[dict[str, Any]]) -> BoxAP:
         ev.accumulate()
         ev.summarize()
     stats = [max(float(v), 0.0) for v in ev.stats[:3]]
-    return BoxAP(stats[0], stats[1], stats[2], len(records), people, len(results))
+    f1, threshold = best_f1(ev.evalImgs)
+    return BoxAP(stats[0], stats[1], stats[2], len(records), people, len(results), f1, threshold)
+
+
+def best_f1(eval_imgs: list[dict[str, Any] | None]) -> tuple[float, float]:
+    """COCOeval per-image matches (area "all", IoU 0.5) -> (best F1, its score threshold)."""
+    scores, hits, num_gt = [], [], 0
+    for e in eval_imgs:
+        if e is None or list(e["aRng"]) != [0, 1e10]:
+            continue
+        num_gt += int((~np.asarray(e["gtIgnore"], bool)).sum())
+        keep = ~np.asarray(e["dtIgnore"], bool)[0]
+        scores.append(np.asarray(e["dtScores"])[keep])
+        hits.append(np.asarray(e["dtMatches"])[0][keep] > 0)
+    if not scores or num_gt == 0:
+        return 0.0, 0.3
+    order = np.argsort(-np.concatenate(scores), kind="stable")
+    sorted_scores = np.concatenate(scores)[order]
+    tp = np.cumsum(np.concatenate(hits)[order])
+    if len(tp) == 0:
+        return 0.0, 0.3
+    precision, recall = tp / np.arange(1, len(tp) + 1), tp / num_gt
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-9)
+    i = int(np.argmax(f1))
+    return float(f1[i]), float(sorted_scores[i])
 
 
 def evaluate_detector(detector: Detector, records: list[BoxRecord]) -> BoxAP:

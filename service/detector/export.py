@@ -74,6 +74,9 @@ def export_detector(
         "preset": net.config.name,
         "network": dataclasses.asdict(net.config),
         **contract(net),
+        # Boxes with a lower score should be dropped by users; tuned on validation (best F1 at
+        # IoU 0.5) when known, else a generic default.
+        "recommended_score_threshold": float((validation or {}).get("f1_threshold", 0.3)),
         "num_parameters": count_parameters(net),
         "file": MODEL_FILE,
         "sha256": sha256_of(model_path),

@@ -210,6 +210,7 @@ def _end_of_epoch(run: Run) -> BoxAP:
         export_best(run, ap)
     print(f"epoch {p.epoch} val box AP50 {ap.ap50:.4f} AP {ap.ap:.4f} AP75 {ap.ap75:.4f} "
           f"({ap.images} images, {ap.people} people, {ap.detections} detections) "
+          f"F1 {ap.best_f1:.3f} at score {ap.f1_threshold:.2f} "
           f"best {p.best_ap50:.4f} @ {p.best_epoch}{' exported' if improved else ''} "
           f"train time {p.seconds / 60:.1f} min", flush=True)
     p.epoch, p.batch = p.epoch + 1, 0
