@@ -18,16 +18,19 @@ from service.runtime.model_store import MODEL_STORE
 def register(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--preset", choices=sorted(DETECTOR_PRESETS), default="lite")
-    add("--train-dir", type=Path, default=Path("/work/data/synth-train"),
-        help="COCO directory: annotations.json + images/")
-    add("--val-dir", type=Path, default=Path("/work/data/synth-val"))
-    add("--runs-dir", type=Path, default=Path("runs/detector"),
+    # The first spelling of each option matches `boxpose train pose`.
+    add("--train", "--train-dir", dest="train_dir", type=Path,
+        default=Path("/work/data/synth-train"), help="COCO directory: annotations.json + images/")
+    add("--val", "--val-dir", dest="val_dir", type=Path, default=Path("/work/data/synth-val"))
+    add("--run-dir", "--runs-dir", dest="runs_dir", type=Path, default=Path("runs/detector"),
         help="checkpoints: last.pt, best.pt")
-    add("--store", type=Path, default=MODEL_STORE, help="model store to export the best epoch to")
-    add("--name", default="detector-lite", help="model name in the store")
+    add("--model-store", "--store", dest="store", type=Path, default=MODEL_STORE,
+        help="model store to export the best epoch to")
+    add("--export-name", "--name", dest="name", default="detector-lite",
+        help="model name in the store")
     add("--epochs", type=int, default=24)
     add("--batch-size", type=int, default=16)
-    add("--lr", type=float, default=2e-3)
+    add("--learning-rate", "--lr", dest="lr", type=float, default=2e-3)
     add("--warmup-steps", type=int, default=300)
     add("--seed", type=int, default=0)
     add("--threads", type=int, default=1, help="torch threads")
