@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -81,6 +82,8 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
         return apply_warp(raw, fit_warp(raw, cfg), self.skeleton, cfg)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if torch.utils.data.get_worker_info() is not None:
+            cv2.setNumThreads(1)  # the workers are the parallelism; avoid oversubscription
         s = self.sample(index)
         size = self.config.augment.size
         t = encode(s.keypoints, self.skeleton, size, size, self.config.targets, s.ignore)

@@ -85,7 +85,9 @@ def _run(job: partial, count: int, workers: int, progress: bool) -> Iterator[Any
         it: Iterator[Any] = map(job, range(count))
         yield from _progress(it, count, progress)
         return
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
+    # forkserver: workers start from a clean process, never from a parent whose OpenCV or torch
+    # thread pools could be caught mid-lock by fork (a deadlock).
+    with multiprocessing.get_context("forkserver").Pool(workers, initializer=_init_worker) as pool:
         yield from _progress(pool.imap(job, range(count), chunksize=8), count, progress)
 
 
