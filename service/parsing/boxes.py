@@ -27,7 +27,10 @@ def parse_in_boxes(
     """
     if not boxes:
         return []
-    cands = find_peaks(maps, stride, min(config.peak_threshold, config.completion_threshold))
+    cands = find_peaks(
+        maps, stride, min(config.peak_threshold, config.completion_threshold),
+        config.max_peaks_per_joint,
+    )
     active = cands.score >= config.peak_threshold
     inside = np.stack(
         [box.extended(config.box_extension).contains(cands.xy) & active for box in boxes]

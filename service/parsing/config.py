@@ -24,6 +24,8 @@ class ParserConfig:
     box_choice: which of a box's partial people is its pose: "confidence" (highest Eq. 9, whose
         area term prefers the person the box was drawn around) or "joints" (most joints, then
         highest joint + limb score).
+    max_peaks_per_joint: only the best this many candidates of each joint are kept, which bounds
+        parsing time on noisy maps (0 = no cap).
     min_joints: a pose with fewer joints is dropped (the box "produces nothing").
     samples_per_cell, min_samples, max_samples: Eq. 5 samples |Q| = clip(length in map cells
         x samples_per_cell + 1, min, max), so |Q| grows with the segment's length.
@@ -33,6 +35,7 @@ class ParserConfig:
     """
 
     peak_threshold: float = 0.1
+    max_peaks_per_joint: int = 64
     limb_threshold: float = 0.05
     box_extension: float = 0.1
     nms_eta: float = 0.5

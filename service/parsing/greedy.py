@@ -23,7 +23,7 @@ def parse_greedy(
 ) -> list[Pose]:
     """maps (J+1, h, w), fields (2C, h, w) at `stride` -> poses in image pixels; ignores boxes."""
     del boxes  # the baseline parses the whole image
-    cands = find_peaks(maps, stride, config.peak_threshold)
+    cands = find_peaks(maps, stride, config.peak_threshold, config.max_peaks_per_joint)
     active = np.ones(len(cands), dtype=bool)
     conns = score_connections(cands, active, fields, skeleton, stride, config)
     image_height = maps.shape[1] * stride

@@ -27,10 +27,14 @@ class Candidates:
         return int(self.score.shape[0])
 
 
-def find_peaks(maps: np.ndarray, stride: int, threshold: float) -> Candidates:
+def find_peaks(
+    maps: np.ndarray, stride: int, threshold: float, max_per_joint: int = 0
+) -> Candidates:
     """(J + 1, h, w) maps (last = background, ignored) -> Candidates, local maxima > threshold.
 
     Vectorised: only cells over the threshold are compared with their 8 neighbours.
+    max_per_joint > 0 keeps only that many best peaks per joint: noisy maps (an untrained or
+    confused network, an adversarial image) must not make parsing quadratic in thousands of peaks.
     """
     num_joints = maps.shape[0] - 1
     m = np.asarray(maps[:num_joints], dtype=np.float32)  # (J, h, w)
@@ -51,6 +55,10 @@ def find_peaks(maps: np.ndarray, stride: int, threshold: float) -> Candidates:
     xy = np.stack([grid_to_image(kk + dx, stride), grid_to_image(ii + dy, stride)], axis=1)
     order = np.lexsort((-value, jj))  # by joint, then decreasing score
     xy, value, jj = xy[order], value[order].astype(np.float64), jj[order].astype(np.int64)
+    if max_per_joint > 0:
+        rank = np.arange(jj.size) - np.searchsorted(jj, jj)  # position within its joint
+        keep = rank < max_per_joint
+        xy, value, jj = xy[keep], value[keep], jj[keep]
     bounds = np.searchsorted(jj, np.arange(num_joints + 1))
     by_joint = tuple(np.arange(bounds[j], bounds[j + 1]) for j in range(num_joints))
     return Candidates(xy=xy, score=value, joint=jj, by_joint=by_joint)

@@ -81,3 +81,23 @@ def test_dispatch_by_name_and_fallback_boxes() -> None:
     fallback = parse("boxes", maps, fields, AIC14, STRIDE, None)
     assert len(fallback) == 2
     assert parse("boxes", maps, fields, AIC14, STRIDE, []) == []
+
+
+def test_noise_maps_are_capped_per_joint_and_parse_quickly_bounded():
+    """Pure noise gives thousands of local maxima; the cap keeps the best ones per joint."""
+    from service.parsing import ParserConfig, parse
+    from service.parsing.peaks import find_peaks
+    from service.skeleton import AIC14
+
+    rng = np.random.default_rng(0)
+    maps = rng.uniform(0, 1, (15, 120, 160)).astype(np.float32)
+    fields = rng.uniform(-1, 1, (26, 120, 160)).astype(np.float32)
+    uncapped = find_peaks(maps, 4, 0.1)
+    capped = find_peaks(maps, 4, 0.1, max_per_joint=16)
+    assert len(uncapped) > 14 * 200
+    assert len(capped) == 14 * 16
+    for j, ids in enumerate(capped.by_joint):
+        best = np.sort(uncapped.score[uncapped.by_joint[j]])[::-1][:16]
+        assert np.allclose(np.sort(capped.score[ids])[::-1], best)
+    poses = parse("greedy", maps, fields, AIC14, 4, None, ParserConfig(max_peaks_per_joint=16))
+    assert isinstance(poses, list)
