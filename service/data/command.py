@@ -20,13 +20,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=int, default=384)
     parser.add_argument("--min-people", type=int, default=0)
     parser.add_argument("--max-people", type=int, default=12)
+    parser.add_argument("--min-height", type=float, default=SynthConfig.min_height,
+                        help="smallest person height, fraction of the image height")
+    parser.add_argument("--max-height", type=float, default=SynthConfig.max_height)
     parser.add_argument("--workers", type=int, default=1, help="processes")
     parser.add_argument("--contact-sheet", type=Path, default=None,
                         help="write a PNG grid of --count scenes with skeletons instead")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = SynthConfig(min_people=args.min_people, max_people=args.max_people)
+    config = SynthConfig(min_people=args.min_people, max_people=args.max_people,
+                         min_height=args.min_height, max_height=args.max_height)
     if args.contact_sheet is not None:
         sheet = contact_sheet(args.seed, min(args.count, 24), args.width, args.height,
                               config=config)

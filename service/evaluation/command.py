@@ -64,11 +64,14 @@ def _model_results(
     """Runs the runtime pipeline on each image (imported here only: it loads torch)."""
     import cv2
 
-    from service.runtime.pipeline import Pipeline
+    from service.runtime.pipeline import Pipeline, PipelineConfig
 
     if args.images is None:
         raise SystemExit("--model needs --images DIR")
-    pipeline = Pipeline.from_store(args.model, detector_name=args.detector, device="cpu")
+    pipeline = Pipeline.from_store(
+        args.model, detector_name=args.detector, device="cpu",
+        config=PipelineConfig(parser_name=args.parser),
+    )
     scales = tuple(float(s) for s in str(args.scales).split(","))
     results, ids = [], []
     for image, _, boxes in image_people(ground_truth, skeleton, args.limit):

@@ -30,6 +30,7 @@ class PipelineConfig:
     detector_threshold: float | None = None  # None: the detector manifest's, else 0.3
     max_pad_ratio: float = 1.3
     parser: ParserConfig = field(default_factory=ParserConfig)
+    parser_name: str = "boxes"  # a key of service.parsing.PARSERS; "greedy" ignores boxes
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class Pipeline:
     def parse(self, item: ImageMaps) -> list[Pose]:
         """Fused maps -> poses by Algorithm 1 in the boxes; greedy boxes when boxes is None."""
         args = (item.maps, item.fields, self.skeleton, self.stride)
-        return parsing.parse("boxes", *args, item.boxes, self.config.parser)
+        return parsing.parse(self.config.parser_name, *args, item.boxes, self.config.parser)
 
     def predict(
         self,
