@@ -158,7 +158,8 @@ COCO18 = Skeleton(
 SKELETONS = {"aic14": AIC14, "coco18": COCO18}
 
 # COCO's sigmas placed on the AIC-14 joints (for reporting AP "with COCO's sigmas"): shoulders,
-# elbows, wrists, hips, knees, ankles map one-to-one; head_top takes the nose's, neck the shoulders'.
+# elbows, wrists, hips, knees, ankles map one-to-one; head_top takes the nose's, neck the
+# shoulders'.
 COCO_SIGMAS_ON_AIC14 = (
     0.079, 0.072, 0.062, 0.079, 0.072, 0.062, 0.107, 0.087, 0.089, 0.107, 0.087, 0.089,
     0.026, 0.079,
