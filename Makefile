@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff check service tests bench scripts
 	$(BIN)/mypy service
 
 models: $(STAMP)
@@ -29,6 +29,8 @@ models: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lite_forward.py
+	$(BIN)/python bench/parse_speed.py
+	$(BIN)/python bench/ablation.py
 
 clean:
 	rm -rf $(VENV)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Retrains the two bundled models from scratch, as they were trained here (docs/models.md):
+# generates the synthetic data, trains the pose network and the detector, exports both to
+# model_store/. On this 2-core CPU machine it takes several hours (see README); both trainings
+# checkpoint every 5 minutes, and running this script again resumes them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+DATA=${BOXPOSE_DATA:-data}
+
+[ -f "$DATA/val/annotations.json" ] || \
+  $BIN/boxpose synth --out "$DATA/val" --count 300 --seed 1 --width 640 --height 480 \
+    --min-height 0.25 --workers 2
+[ -f "$DATA/train/annotations.json" ] || \
+  $BIN/boxpose synth --out "$DATA/train" --count 6000 --seed 100000 --width 512 --height 384 \
+    --workers 2
+
+# The two trainings share the cores: one torch thread each (more oversubscribes the CPU).
+$BIN/boxpose train pose --train "$DATA/train" --val "$DATA/val" --run-dir runs/pose-lite \
+  --preset lite --batch-size 16 --crop-size 256 --learning-rate 5e-4 --epochs "${POSE_EPOCHS:-40}" \
+  --sigma 6 --delta 4 --workers 1 --threads 1 --val-limit 150 --resume &
+pose=$!
+$BIN/boxpose train detector --train "$DATA/train" --val "$DATA/val" --run-dir runs/detector \
+  --epochs "${DETECTOR_EPOCHS:-24}" --threads 1 --resume &
+detector=$!
+wait $pose
+wait $detector
