@@ -16,6 +16,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_section as replace_section  # noqa: E402
 from service.evaluation.coco_eval import (  # noqa: E402
     evaluate_keypoints,
     format_stats,
@@ -119,18 +120,6 @@ def write_section(rows: list, args: argparse.Namespace, people: int) -> None:
               "", "Paper (Table IV, AI Challenger, real network): greedy -6.89, no NMS -2.11, "
               "no completion -1.69 AP."]
     replace_section("ablation", "\n".join(lines))
-
-
-def replace_section(name: str, body: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    """Rewrite only this script's section of BENCHMARKS.md (created if absent)."""
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ def main() -> None:
             for p in args.presets.split(",")}  # fmt: skip
     base = rows["lite"]["ms"] if "lite" in rows else 1.0
     lines = [
+        "## Network forward time at 848x480",
+        "",
         f"848x480, batch 1, float32, {args.threads} threads, {platform.processor() or 'cpu'}, "
         f"torch {torch.__version__}; median of {args.repeats} runs (paper: fewer).",
         "",
@@ -66,7 +68,7 @@ def main() -> None:
     lines += ["", "Command: `.venv/bin/python bench/lite_forward.py`"]
     text = "\n".join(lines)
     print(text)
-    write_section("lite_forward", "Network forward time at 848x480", text)
+    write_section("lite_forward", text)
 
 
 if __name__ == "__main__":

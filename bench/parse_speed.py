@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_section as replace_section  # noqa: E402
 from service.evaluation.synthetic import SceneConfig, random_scene  # noqa: E402
 from service.parsing import PARSERS, ParserConfig  # noqa: E402
 from service.skeleton import AIC14  # noqa: E402
@@ -78,18 +79,6 @@ def write_section(rows: list, repeats: int) -> None:
     ]
     lines += [f"| {n} | {p} | {m:.2f} | {q:.2f} |" for n, p, m, q in rows]
     replace_section("parse_speed", "\n".join(lines))
-
-
-def replace_section(name: str, body: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    """Rewrite only this script's section of BENCHMARKS.md (created if absent)."""
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body}\n{end}"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":
