@@ -24,4 +24,4 @@ def test_console_script_help():
 def test_export_params_prints_presets(capsys):
     assert main(["export", "--params"]) == 0
     out = capsys.readouterr().out
-    assert "paper" in out and "lite" in out
+    assert "paper" in out and "lite" in out and "27.42M" in out
