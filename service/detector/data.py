@@ -32,7 +32,9 @@ class BoxRecord:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    scale_range: tuple[float, float] = (0.6, 1.4)  # log-uniform, relative to the working size
+    # Log-uniform scale relative to the working size; above 1 the canvas is a random crop
+    # (zoom-in), which gives the large people the validation scenes hold.
+    scale_range: tuple[float, float] = (0.7, 2.5)
     flip: float = 0.5
     brightness: float = 0.25
     contrast: float = 0.25
@@ -133,9 +135,11 @@ def make_batch(
     canvas: tuple[int, int], aug: AugmentConfig,
 ) -> dict[str, torch.Tensor]:
     """Records -> tensors: image (B, 3, Hc, Wc) RGB 0..255, heatmap (B, 1, h, w), size and
-    offset (B, 2, h, w), mask (B, h, w) at centres, weight (B, h, w) 0 on ignore regions."""
+    offset (B, 2, h, w), mask (B, h, w) at centres, weight (B, h, w) 0 on ignore regions,
+    size_weight (B, h, w) where sizes are regressed."""
     parts: dict[str, list[np.ndarray]] = {k: [] for k in
-                                          ("image", "heatmap", "size", "offset", "mask", "weight")}
+                                          ("image", "heatmap", "size", "offset", "mask", "weight",
+                                           "size_weight")}
     for record in records:
         image, boxes, ignore = augment(record, load_rgb(record.path), rng, canvas,
                                        cfg.input_long_side, cfg.mean, aug)
@@ -143,7 +147,7 @@ def make_batch(
         weight = np.maximum(ignore_weight(ignore, *canvas, cfg.output_stride), t.mask)
         for key, value in (("image", image.transpose(2, 0, 1)), ("heatmap", t.heatmap),
                            ("size", t.size), ("offset", t.offset), ("mask", t.mask),
-                           ("weight", weight)):
+                           ("weight", weight), ("size_weight", t.size_weight)):
             parts[key].append(value)
     # Contiguous NCHW: a channels-last batch (what the HWC -> CHW transpose gives) makes the
     # backward pass of torch 2.13's CPU convolutions crash on small channel counts.

@@ -46,11 +46,12 @@ def detector_loss(
     size: torch.Tensor,  # (B, 2, h, w)
     offset: torch.Tensor,  # (B, 2, h, w)
     mask: torch.Tensor,  # (B, h, w)
-    weight: torch.Tensor | None = None,  # (B, h, w)
+    weight: torch.Tensor | None = None,  # (B, h, w) heatmap loss weight, 0 on ignore regions
+    size_mask: torch.Tensor | None = None,  # (B, h, w) where to regress sizes; None: centres
     size_weight: float = 1.0,
     offset_weight: float = 1.0,
 ) -> DetectorLoss:
     hm = focal_loss(heads.heatmap, heatmap, weight)
-    sz = masked_l1(heads.size, size, mask)
+    sz = masked_l1(heads.size, size, mask if size_mask is None else size_mask)
     off = masked_l1(heads.offset, offset, mask)
     return DetectorLoss(hm + size_weight * sz + offset_weight * off, hm, sz, off)

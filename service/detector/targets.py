@@ -1,4 +1,4 @@
-"""Person boxes -> CenterNet training targets: centre heatmap, log sizes, offsets, centre mask.
+"""Person boxes -> CenterNet training targets: centre heatmap, log sizes, offsets, masks.
 
 Conventions match `decode.py`: continuous pixel coordinates, cell j centred on (j + 0.5) * s.
 A box centre c falls in cell round(c / s - 0.5) with the offset c / s - 0.5 - cell in
@@ -20,9 +20,10 @@ MIN_SIGMA = 0.5  # cells
 @dataclass(frozen=True)
 class DetectorTargets:
     heatmap: np.ndarray  # (1, h, w) float32 in 0..1, 1 at box centres
-    size: np.ndarray  # (2, h, w) log(box w / s), log(box h / s) at centres, 0 elsewhere
+    size: np.ndarray  # (2, h, w) log(box w / s), log(box h / s) of the box owning each cell
     offset: np.ndarray  # (2, h, w) centre offset (x, y) in cells at centres, 0 elsewhere
     mask: np.ndarray  # (h, w) float32, 1 at box centres
+    size_weight: np.ndarray  # (h, w) float32: the owning box's Gaussian, 0 where no box
 
 
 def grid_size(height: int, width: int, stride: int) -> tuple[int, int]:
@@ -38,8 +39,13 @@ def clip_boxes(boxes: np.ndarray, height: int, width: int, min_side: float = 2.0
     return boxes[keep]
 
 
-def _draw_gaussian(heat: np.ndarray, cx: int, cy: int, sx: float, sy: float) -> None:
-    """Max-paint exp(-dx^2 / 2sx^2 - dy^2 / 2sy^2) around cell (cy, cx) into heat (h, w)."""
+def _draw_gaussian(
+    heat: np.ndarray, cx: int, cy: int, sx: float, sy: float
+) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+    """Max-paint exp(-dx^2 / 2sx^2 - dy^2 / 2sy^2) around cell (cy, cx) into heat (h, w).
+
+    Returns the window, the blob in it, and where the blob won (was above the old heat).
+    """
     h, w = heat.shape
     rx, ry = int(np.ceil(3 * sx)), int(np.ceil(3 * sy))
     x0, x1 = max(cx - rx, 0), min(cx + rx + 1, w)
@@ -47,7 +53,10 @@ def _draw_gaussian(heat: np.ndarray, cx: int, cy: int, sx: float, sy: float) -> 
     dx = np.arange(x0, x1) - cx
     dy = np.arange(y0, y1) - cy
     blob = np.exp(-(dy[:, None] ** 2) / (2 * sy**2) - (dx[None, :] ** 2) / (2 * sx**2))
-    np.maximum(heat[y0:y1, x0:x1], blob, out=heat[y0:y1, x0:x1])
+    window = (slice(y0, y1), slice(x0, x1))
+    won = blob > heat[window]
+    np.maximum(heat[window], blob, out=heat[window])
+    return window, blob, won
 
 
 def encode_boxes(boxes: np.ndarray, height: int, width: int, stride: int) -> DetectorTargets:
@@ -60,6 +69,7 @@ def encode_boxes(boxes: np.ndarray, height: int, width: int, stride: int) -> Det
     size = np.zeros((2, h, w), np.float32)
     offset = np.zeros((2, h, w), np.float32)
     mask = np.zeros((h, w), np.float32)
+    size_weight = np.zeros((h, w), np.float32)
     clipped = clip_boxes(boxes, height, width)
     # Large boxes first, so a small person's centre wins a shared cell (it has no other cell).
     order = np.argsort(-(clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1]))
@@ -67,8 +77,15 @@ def encode_boxes(boxes: np.ndarray, height: int, width: int, stride: int) -> Det
         gx, gy = (x1 + x2) / 2 / stride - 0.5, (y1 + y2) / 2 / stride - 0.5
         cx, cy = min(max(int(round(gx)), 0), w - 1), min(max(int(round(gy)), 0), h - 1)
         bw, bh = (x2 - x1) / stride, (y2 - y1) / stride
-        _draw_gaussian(heat, cx, cy, max(ALPHA * bw / 6, MIN_SIGMA), max(ALPHA * bh / 6, MIN_SIGMA))
+        window, blob, won = _draw_gaussian(
+            heat, cx, cy, max(ALPHA * bw / 6, MIN_SIGMA), max(ALPHA * bh / 6, MIN_SIGMA)
+        )
+        # TTFNet: the size is regressed on every cell the box's Gaussian owns, weighted by it,
+        # which trains faster than the centre cell alone; decoding reads it at the peak.
+        size[(slice(None), *window)][:, won] = np.array([[np.log(bw)], [np.log(bh)]])
+        size_weight[window][won] = blob[won]
         size[:, cy, cx] = np.log(bw), np.log(bh)
+        size_weight[cy, cx] = 1.0
         offset[:, cy, cx] = gx - cx, gy - cy
         mask[cy, cx] = 1.0
-    return DetectorTargets(heat[None], size, offset, mask)
+    return DetectorTargets(heat[None], size, offset, mask, size_weight)

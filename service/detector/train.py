@@ -129,7 +129,7 @@ def _train_step(run: Run, records: list[BoxRecord], rng: np.random.Generator) ->
     std = torch.tensor(run.net.config.std).view(1, 3, 1, 1)
     heads = run.net((batch["image"] / 255.0 - mean) / std)
     loss = detector_loss(heads, batch["heatmap"], batch["size"], batch["offset"], batch["mask"],
-                         batch["weight"])
+                         batch["weight"], batch["size_weight"])
     run.optimizer.zero_grad(set_to_none=True)
     loss.total.backward()
     run.optimizer.step()
@@ -189,7 +189,8 @@ def export_best(run: Run, ap: BoxAP) -> Path:
         "epochs_planned": cfg.epochs, "steps": p.step, "batch_size": cfg.batch_size,
         "lr": cfg.lr, "seed": cfg.seed, "canvas": list(run.canvas),
         "augment": dataclasses.asdict(cfg.augment), "train_seconds": round(p.seconds),
-        "loss": "CenterNet focal (alpha 2, beta 4) + L1 log-size + L1 offset at centres",
+        "loss": "CenterNet focal (alpha 2, beta 4) + L1 offset at centres + L1 log-size "
+                "weighted by each box's Gaussian (TTFNet)",
     }  # fmt: skip
     trained_on = {"train": _dataset_info(cfg.train_dir, len(run.train)),
                   "val": _dataset_info(cfg.val_dir, len(run.val))}

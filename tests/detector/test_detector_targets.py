@@ -27,6 +27,10 @@ def test_centre_cell_offset_and_size() -> None:
     np.testing.assert_allclose(t.size[:, 7, 3], [math.log(40 / 8), math.log(78 / 8)], rtol=1e-6)
     # the blob is taller than wide, as the box is
     assert t.heatmap[0, 9, 3] > t.heatmap[0, 7, 5]
+    # sizes are regressed around the centre too, weighted by the Gaussian (TTFNet)
+    assert t.size_weight[7, 3] == 1.0 and 0 < t.size_weight[8, 3] < 1
+    owned = t.size_weight > 0
+    np.testing.assert_allclose(t.size[1][owned], math.log(78 / 8), rtol=1e-6)
 
 
 def test_targets_decode_back_to_the_boxes() -> None:
