@@ -6,9 +6,17 @@ from collections.abc import Callable
 
 import numpy as np
 
+from service.parsing.assembly import (
+    Piece,
+    algorithm1,
+    best_union,
+    box_fit,
+    make_pieces,
+    union_arrays,
+)
 from service.parsing.completion import complete_poses
 from service.parsing.config import DEFAULT_CONFIG, ParserConfig
-from service.parsing.limbs import Connections, score_connections
+from service.parsing.limbs import score_connections
 from service.parsing.nms import pose_nms
 from service.parsing.peaks import Candidates, find_peaks
 from service.parsing.poses import build_pose, pose_confidence, rescore
@@ -35,61 +43,78 @@ def parse_in_boxes(
     inside = np.stack(
         [box.extended(config.box_extension).contains(cands.xy) & active for box in boxes]
     )  # (B, N)
-    conns = score_connections(cands, active, fields, skeleton, stride, config, inside)
+    conns = score_connections(
+        cands, active, fields, skeleton, stride, config, inside, config.end_penalty
+    )
     conns = conns.select(conns.score > config.limb_threshold)
-    poses = []
-    for box, in_box in zip(boxes, inside, strict=True):
-        pose = parse_box(conns, in_box, cands, skeleton, box, config)
-        if pose is not None and pose.num_visible >= config.min_joints:
-            poses.append(pose)
-    rescore(poses, config)
-    if config.use_nms:
-        poses = pose_nms(poses, config.nms_eta)
-    if config.use_completion:
-        complete_poses(poses, cands, config)
-        rescore(poses, config)
-    return sorted(poses, key=lambda p: -p.score)
-
-
-def parse_box(
-    conns: Connections, inside: np.ndarray, cands: Candidates, skeleton: Skeleton, box: Box,
-    config: ParserConfig,
-) -> Pose | None:
-    """Algorithm 1 for one box: limbs in DFS order, connections by decreasing score, no joint
-    shared. Several partial people may result; the box keeps the one that explains it best
-    (`config.box_choice`)."""
-    keep = inside[conns.start] & inside[conns.end]
-    people: list[list[int]] = []  # per person: candidate id per joint
-    limb_scores: list[list[float]] = []
-    owner: dict[int, int] = {}  # candidate id -> person
-    last_limb, used_start, used_end = -1, set[int](), set[int]()
-    for c, i0, i1, s in zip(
-        conns.limb[keep].tolist(), conns.start[keep].tolist(), conns.end[keep].tolist(),
-        conns.score[keep].tolist(), strict=True,
-    ):  # grouped by limb (DFS order), each group by decreasing score (line 5)
-        if c != last_limb:
-            last_limb, used_start, used_end = c, set(), set()
-        if i0 in used_start or i1 in used_end:  # line 7: shares a joint with a kept one
-            continue
-        used_start.add(i0)
-        used_end.add(i1)
-        a, b = skeleton.limbs[c]
-        p = owner.get(i0)
-        if p is None:  # line 15: a new person with both joints
-            p = len(people)
-            people.append([-1] * skeleton.num_joints)
-            limb_scores.append([0.0] * skeleton.num_limbs)
-            people[p][a], owner[i0] = i0, p
-        if people[p][b] < 0:  # line 17: the end joint joins the start joint's person
-            people[p][b], owner[i1] = i1, p
-            limb_scores[p][c] = s
-    if not people:
-        return None
-    poses = [
-        build_pose(np.array(ids), np.array(scores), cands, box)
-        for ids, scores in zip(people, limb_scores, strict=True)
+    pieces = [
+        make_pieces(algorithm1(conns, in_box, skeleton), cands, skeleton.num_joints)
+        for in_box in inside
     ]
-    return max(poses, key=BOX_CHOICES[config.box_choice](config))
+    poses = [_box_pose(p, cands, box, config) for p, box in zip(pieces, boxes, strict=True)]
+    kept = [pose for pose in poses if pose is not None]
+    rescore(kept, config)
+    if config.use_nms:
+        kept = pose_nms(kept, config.nms_eta)
+        if config.rechoose:
+            kept += _rechoose(pieces, poses, kept, cands, boxes, config)
+    if config.use_completion:
+        complete_poses(kept, cands, config)
+        rescore(kept, config)
+    return sorted(kept, key=lambda p: -p.score)
+
+
+def _box_pose(pieces: list[Piece], cands: Candidates, box: Box, config: ParserConfig,
+              merge: bool = False) -> Pose | None:
+    """A box's partial people -> its pose (`config.box_choice`), None if too small."""
+    if not pieces:
+        return None
+    options = [build_pose(p.ids, p.limb_scores, cands, box) for p in pieces]
+    if config.box_choice == "union":
+        members = best_union(pieces, box)
+        assert members is not None
+        pose = build_pose(*union_arrays(pieces, members), cands, box)
+    else:
+        if merge:
+            rootless = [p for p in pieces if p.ids[config_root(p)] < 0]
+            members = best_union(rootless, box)
+            if members is not None and len(members) > 1:
+                options.append(build_pose(*union_arrays(rootless, members), cands, box))
+        pose = max(options, key=BOX_CHOICES[config.box_choice](config))
+    return pose if pose.num_visible >= config.min_joints else None
+
+
+def config_root(p: Piece) -> int:
+    return 13
+
+
+def _rechoose(
+    pieces: list[list[Piece]], poses: list[Pose | None], kept: list[Pose], cands: Candidates,
+    boxes: list[Box], config: ParserConfig,
+) -> list[Pose]:
+    """Boxes whose pose NMS removed as another box's duplicate choose again among their pieces
+    that no kept pose uses: a box drawn around a person whose body another box also holds gets
+    its own person back, a duplicate box finds nothing left (or too little to fit its box)."""
+    taken = np.zeros(len(cands), dtype=bool)
+    for pose in kept:
+        taken[pose.candidate_ids[pose.candidate_ids >= 0]] = True
+    kept_ids = {id(p) for p in kept}
+    lost = [k for k, p in enumerate(poses) if p is not None and id(p) not in kept_ids]
+    lost.sort(key=lambda k: -(poses[k].score))  # type: ignore[union-attr]
+    extra = []
+    for k in lost:
+        free = [p for p in pieces[k] if not taken[p.ids[p.ids >= 0]].any()]
+        pose = _box_pose(free, cands, boxes[k], config, config.merge_rootless)
+        if pose is None:
+            continue
+        tight = (*pose.keypoints[pose.visible, :2].min(axis=0),
+                 *pose.keypoints[pose.visible, :2].max(axis=0))
+        if box_fit(tuple(float(v) for v in tight), boxes[k]) < config.rechoose_min_fit:
+            continue
+        taken[pose.candidate_ids[pose.candidate_ids >= 0]] = True
+        extra.append(pose)
+    rescore(extra, config)
+    return extra
 
 
 def _by_joints(config: ParserConfig) -> Callable[[Pose], tuple[float, float]]:

@@ -11,6 +11,9 @@ class ParserConfig:
 
     peak_threshold: a local maximum of a confidence map below this is no candidate joint.
     limb_threshold: a connection scoring (Eq. 5) at or below this is not a possible connection.
+    end_penalty: the box parser's connection score is Eq. 5 minus this times the field's
+        alignment just past the segment's ends (`limbs.overshoot`): a segment ending on another
+        person's joint that lies on our limb scores like the whole limb under Eq. 5 alone.
     box_extension: person boxes grow by this fraction of width and height (paper: 10%).
     alpha, beta, gamma: the weights of the pose confidence, Eq. 9 (paper: 0.2, 0.2, 0.6).
     nms_eta: the elimination threshold of Eq. 11. The paper does not give it. Tuned on 60
@@ -37,6 +40,7 @@ class ParserConfig:
     peak_threshold: float = 0.1
     max_peaks_per_joint: int = 64
     limb_threshold: float = 0.05
+    end_penalty: float = 0.5
     box_extension: float = 0.1
     nms_eta: float = 0.5
     alpha: float = 0.2
@@ -46,6 +50,9 @@ class ParserConfig:
     use_completion: bool = True
     completion_threshold: float = 0.05
     box_choice: str = "confidence"
+    merge_rootless: bool = True
+    rechoose: bool = True
+    rechoose_min_fit: float = 0.1
     min_joints: int = 2
     samples_per_cell: float = 1.0
     min_samples: int = 5
