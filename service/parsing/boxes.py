@@ -19,7 +19,7 @@ from service.parsing.config import DEFAULT_CONFIG, ParserConfig
 from service.parsing.limbs import score_connections
 from service.parsing.nms import pose_nms
 from service.parsing.peaks import Candidates, find_peaks
-from service.parsing.poses import build_pose, pose_confidence, rescore
+from service.parsing.poses import build_pose, pose_confidence, rescore, tight_box
 from service.skeleton import Skeleton
 from service.types import Box, Pose
 
@@ -30,8 +30,10 @@ def parse_in_boxes(
 ) -> list[Pose]:
     """maps (J+1, h, w), fields (2C, h, w) at `stride`, boxes in image pixels -> poses.
 
-    Sec. III-B/C/D: Algorithm 1 in each (extended) box, pose NMS (Eq. 9-11), pose completion.
-    A box in which no connection is found produces nothing.
+    Sec. III-B/C/D: Algorithm 1 in each (extended) box, pose NMS (Eq. 9-11), then the boxes
+    whose pose NMS removed choose again among the pieces left free (`config.rechoose`), pose
+    completion (boxes where nothing connected may be filled by it: `complete_empty_boxes`).
+    Returned by decreasing output score (`config.output_score`).
     """
     if not boxes:
         return []
@@ -43,54 +45,56 @@ def parse_in_boxes(
     inside = np.stack(
         [box.extended(config.box_extension).contains(cands.xy) & active for box in boxes]
     )  # (B, N)
-    conns = score_connections(
-        cands, active, fields, skeleton, stride, config, inside, config.end_penalty
-    )
+    conns = score_connections(cands, active, fields, skeleton, stride, config, inside)
     conns = conns.select(conns.score > config.limb_threshold)
     pieces = [
         make_pieces(algorithm1(conns, in_box, skeleton), cands, skeleton.num_joints)
         for in_box in inside
     ]
-    poses = [_box_pose(p, cands, box, config) for p, box in zip(pieces, boxes, strict=True)]
+    poses = [_box_pose(p, cands, box, config, skeleton.root)
+             for p, box in zip(pieces, boxes, strict=True)]
     kept = [pose for pose in poses if pose is not None]
     rescore(kept, config)
     if config.use_nms:
         kept = pose_nms(kept, config.nms_eta)
         if config.rechoose:
-            kept += _rechoose(pieces, poses, kept, cands, boxes, config)
+            kept += _rechoose(pieces, poses, kept, cands, boxes, config, skeleton.root)
     if config.use_completion:
-        complete_poses(kept, cands, config)
-        rescore(kept, config)
+        empty = [_empty_pose(skeleton, box) for box, p in zip(boxes, pieces, strict=True)
+                 if not p] if config.complete_empty_boxes else []
+        complete_poses(kept + empty, cands, config, fields, skeleton, stride)
+        kept += [pose for pose in empty if pose.num_visible >= config.min_joints]
+    rescore(kept, config, final=True)
     return sorted(kept, key=lambda p: -p.score)
 
 
+def _empty_pose(skeleton: Skeleton, box: Box) -> Pose:
+    """A box in which Algorithm 1 connected nothing: a pose with no joint yet, which completion
+    may fill with the free peaks inside the box (a person cut down to unconnected joints)."""
+    ids = np.full(skeleton.num_joints, -1, dtype=np.int64)
+    return Pose(np.zeros((skeleton.num_joints, 3)), 0.0, box, ids, np.zeros(skeleton.num_limbs))
+
+
 def _box_pose(pieces: list[Piece], cands: Candidates, box: Box, config: ParserConfig,
-              merge: bool = False) -> Pose | None:
-    """A box's partial people -> its pose (`config.box_choice`), None if too small."""
+              root: int, merge: bool = False) -> Pose | None:
+    """A box's partial people (Algorithm 1) -> its pose: the one that explains the box best
+    (`config.box_choice`), or with `merge` also the union of the pieces lacking the root;
+    None if too small."""
     if not pieces:
         return None
     options = [build_pose(p.ids, p.limb_scores, cands, box) for p in pieces]
-    if config.box_choice == "union":
-        members = best_union(pieces, box)
-        assert members is not None
-        pose = build_pose(*union_arrays(pieces, members), cands, box)
-    else:
-        if merge:
-            rootless = [p for p in pieces if p.ids[config_root(p)] < 0]
-            members = best_union(rootless, box)
-            if members is not None and len(members) > 1:
-                options.append(build_pose(*union_arrays(rootless, members), cands, box))
-        pose = max(options, key=BOX_CHOICES[config.box_choice](config))
+    if merge:  # the pieces of a person without its root, joined (`assembly.best_union`)
+        rootless = [p for p in pieces if p.ids[root] < 0]
+        members = best_union(rootless, box)
+        if members is not None and len(members) > 1:
+            options.append(build_pose(*union_arrays(rootless, members), cands, box))
+    pose = max(options, key=BOX_CHOICES[config.box_choice](config))
     return pose if pose.num_visible >= config.min_joints else None
-
-
-def config_root(p: Piece) -> int:
-    return 13
 
 
 def _rechoose(
     pieces: list[list[Piece]], poses: list[Pose | None], kept: list[Pose], cands: Candidates,
-    boxes: list[Box], config: ParserConfig,
+    boxes: list[Box], config: ParserConfig, root: int,
 ) -> list[Pose]:
     """Boxes whose pose NMS removed as another box's duplicate choose again among their pieces
     that no kept pose uses: a box drawn around a person whose body another box also holds gets
@@ -99,20 +103,21 @@ def _rechoose(
     for pose in kept:
         taken[pose.candidate_ids[pose.candidate_ids >= 0]] = True
     kept_ids = {id(p) for p in kept}
-    lost = [k for k, p in enumerate(poses) if p is not None and id(p) not in kept_ids]
-    lost.sort(key=lambda k: -(poses[k].score))  # type: ignore[union-attr]
+    lost = sorted(
+        ((p.score, k) for k, p in enumerate(poses) if p is not None and id(p) not in kept_ids),
+        reverse=True,
+    )  # fmt: skip
     extra = []
-    for k in lost:
+    for _, k in lost:
         free = [p for p in pieces[k] if not taken[p.ids[p.ids >= 0]].any()]
-        pose = _box_pose(free, cands, boxes[k], config, config.merge_rootless)
-        if pose is None:
+        chosen = _box_chosen(free, cands, boxes[k], config, root, config.merge_rootless)
+        tight = tight_box(chosen.keypoints) if chosen is not None else None
+        if chosen is None or tight is None:
             continue
-        tight = (*pose.keypoints[pose.visible, :2].min(axis=0),
-                 *pose.keypoints[pose.visible, :2].max(axis=0))
-        if box_fit(tuple(float(v) for v in tight), boxes[k]) < config.rechoose_min_fit:
+        if box_fit((tight.x1, tight.y1, tight.x2, tight.y2), boxes[k]) < config.rechoose_min_fit:
             continue
-        taken[pose.candidate_ids[pose.candidate_ids >= 0]] = True
-        extra.append(pose)
+        taken[chosen.candidate_ids[chosen.candidate_ids >= 0]] = True
+        extra.append(chosen)
     rescore(extra, config)
     return extra
 

@@ -55,13 +55,12 @@ def all_pairs(
 
 def score_connections(
     cands: Candidates, active: np.ndarray, fields: np.ndarray, skeleton: Skeleton, stride: int,
-    config: ParserConfig, groups: np.ndarray | None = None, end_penalty: float = 0.0,
+    config: ParserConfig, groups: np.ndarray | None = None,
 ) -> Connections:
     """All candidate pairs of all limbs, scored by Eq. 5 in one vectorised pass.
 
     fields: (2C, h, w). groups: optional (B, N) bool, candidates inside each box; then only pairs
     that some box holds entirely are scored (the others can never be connected).
-    end_penalty > 0 subtracts that much of `overshoot` (the field going on past either end).
     Returned grouped by limb, each group by decreasing score.
     """
     limb, start, end = all_pairs(cands, active, skeleton)
@@ -70,8 +69,6 @@ def score_connections(
         limb, start, end = limb[together], start[together], end[together]
     pa, pb = cands.xy[start], cands.xy[end]  # (P, 2) image pixels
     score, agreement = segment_scores(fields, limb, pa, pb, stride, config)
-    if end_penalty > 0 and limb.size:
-        score = score - end_penalty * overshoot(fields, limb, pa, pb, stride)
     length = np.linalg.norm(pb - pa, axis=1)
     order = np.lexsort((-score, limb))
     return Connections(
@@ -109,30 +106,6 @@ def segment_scores(
     agree = ((dot > config.greedy_sample_threshold) & valid).sum(axis=1) / count
     degenerate = length < 1e-6
     return np.where(degenerate, 0.0, score), np.where(degenerate, 0.0, agree)
-
-
-def overshoot(
-    fields: np.ndarray, limb: np.ndarray, pa: np.ndarray, pb: np.ndarray, stride: int,
-    cells: tuple[float, ...] = (1.5, 2.5),
-) -> np.ndarray:
-    """How far the limb's field goes on past the segment's ends, (P,) in [0, 1].
-
-    Eq. 5 cannot tell a limb from a part of it: where another person's joint lies on our limb,
-    our joint -> their joint scores as well as the whole limb. The field ends at a true joint, so
-    the mean positive alignment a few cells beyond each end (the larger end) exposes the part.
-    """
-    ga, gb = image_to_grid(pa, stride), image_to_grid(pb, stride)  # (P, 2)
-    d = gb - ga
-    unit = d / np.maximum(np.linalg.norm(d, axis=1), 1e-9)[:, None]
-    steps = np.asarray(cells)[None, :, None]  # (1, K, 1)
-    ends = np.concatenate([gb[:, None] + steps * unit[:, None], ga[:, None] - steps * unit[:, None]],
-                          axis=1)  # (P, 2K, 2)
-    _, h, w = fields.shape
-    outside = (ends[..., 0] < 0) | (ends[..., 0] > w - 1) | (ends[..., 1] < 0) | (ends[..., 1] > h - 1)
-    fx, fy = _bilinear(fields, limb, ends[..., 0], ends[..., 1])
-    dot = np.maximum(fx * unit[:, 0, None] + fy * unit[:, 1, None], 0.0) * ~outside  # (P, 2K)
-    k = len(cells)
-    return np.maximum(dot[:, :k].mean(axis=1), dot[:, k:].mean(axis=1))
 
 
 def _bilinear(

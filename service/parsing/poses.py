@@ -53,9 +53,26 @@ def pose_confidence(pose: Pose, config: ParserConfig) -> float:
     return config.alpha * s1 + config.beta * s2 + config.gamma * ratio
 
 
-def rescore(poses: list[Pose], config: ParserConfig) -> list[Pose]:
-    """Sets each pose's score to Eq. 9 times its box's score (1 for client boxes)."""
+def pose_coverage(pose: Pose) -> float:
+    """Half the mean joint score over all J joints plus half the mean limb score over all C
+    limbs, a missing joint or an unconnected limb counting 0.
+
+    The output score that ranks poses for AP: a pose connected limb by limb through the fields
+    is more likely right than one whose joints were completed or whose parts were merged, and
+    Eq. 9's area term, meant to choose within a box, says little about correctness.
+    """
+    joints = float(pose.keypoints[:, 2].sum()) / max(len(pose.keypoints), 1)
+    limbs = float(np.maximum(pose.limb_scores, 0).sum()) / max(len(pose.limb_scores), 1)
+    return 0.5 * joints + 0.5 * limbs
+
+
+def rescore(poses: list[Pose], config: ParserConfig, final: bool = False) -> list[Pose]:
+    """Sets each pose's score to Eq. 9 (or, for the `final` output with
+    `config.output_score == "coverage"`, `pose_coverage`) times its box's score (1 for client
+    boxes)."""
+    measure = pose_coverage if final and config.output_score == "coverage" else None
     for pose in poses:
         box_score = pose.box.score if pose.box is not None else 1.0
-        pose.score = pose_confidence(pose, config) * float(box_score)
+        value = measure(pose) if measure else pose_confidence(pose, config)
+        pose.score = value * float(box_score)
     return poses
