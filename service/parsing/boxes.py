@@ -110,7 +110,7 @@ def _rechoose(
     extra = []
     for _, k in lost:
         free = [p for p in pieces[k] if not taken[p.ids[p.ids >= 0]].any()]
-        chosen = _box_chosen(free, cands, boxes[k], config, root, config.merge_rootless)
+        chosen = _box_pose(free, cands, boxes[k], config, root, config.merge_rootless)
         tight = tight_box(chosen.keypoints) if chosen is not None else None
         if chosen is None or tight is None:
             continue
