@@ -112,8 +112,8 @@ def write_section(rows: list, args: argparse.Namespace, people: int) -> None:
             f"{100*s['APM']:.2f} | {100*s['APL']:.2f} | {100*(s['AP']-base):+.2f} | "
             f"{100*stats['coco']['AP']:.2f} |"
         )
-    lines += ["", "eta sweep (`--tune-eta`, same scenes, first box parser): AP 74.34 at 0, 76.66 at 0.3, 77.44 at "
-              "0.5, 77.32 at 0.7, 76.76 at 0.9; default 0.5.",
+    lines += ["", "eta sweep (`--tune-eta`, same scenes, first box parser): AP 74.34 at 0, "
+              "76.66 at 0.3, 77.44 at 0.5, 77.32 at 0.7, 76.76 at 0.9; default 0.5.",
               "", "The deltas depend on the damage mix: an erased limb field cuts a person's "
               "subtree off, which completion repairs and the greedy parser cannot (it splits the "
               "person and prunes small parts), so both lose far more here than in the paper.",
