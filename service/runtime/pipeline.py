@@ -207,10 +207,14 @@ class Pipeline:
 
 
 def _threshold(detector: LoadedModel | None, configured: float | None) -> float:
+    """The configured threshold, else the manifest's recommended one (best F1 on validation),
+    else the module's own floor (`internal.score_threshold`), else 0.3."""
     if configured is not None:
         return configured
-    internal = detector.manifest.get("internal", {}) if detector is not None else {}
-    return float(internal.get("score_threshold", 0.3))
+    manifest = detector.manifest if detector is not None else {}
+    if "recommended_score_threshold" in manifest:
+        return float(manifest["recommended_score_threshold"])
+    return float(manifest.get("internal", {}).get("score_threshold", 0.3))
 
 
 def _boxes(rows: np.ndarray, size: tuple[int, ...], threshold: float) -> list[Box]:

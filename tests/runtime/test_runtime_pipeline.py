@@ -86,3 +86,18 @@ def test_wrong_kinds_and_missing_models_are_refused(store: Path) -> None:
         Pipeline.from_store("pose-fixed", "pose-fixed", "cpu", store)
     with pytest.raises(ModelStoreError, match="not found"):
         Pipeline.from_store("missing", None, "cpu", store)
+
+
+def test_detector_threshold_prefers_the_manifest_recommendation():
+    from types import SimpleNamespace
+
+    from service.runtime.pipeline import _threshold
+
+    detector = SimpleNamespace(
+        manifest={"recommended_score_threshold": 0.26, "internal": {"score_threshold": 0.01}}
+    )
+    assert _threshold(detector, None) == 0.26  # type: ignore[arg-type]
+    assert _threshold(detector, 0.5) == 0.5  # type: ignore[arg-type]
+    floor_only = SimpleNamespace(manifest={"internal": {"score_threshold": 0.05}})
+    assert _threshold(floor_only, None) == 0.05  # type: ignore[arg-type]
+    assert _threshold(None, None) == 0.3
