@@ -13,7 +13,8 @@ _FIELDS = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     pose = sub.add_parser("pose", help="the pose network (maps and fields)")
-    pose.add_argument("--train", type=Path, required=True, help="annotations.json + images/ dir")
+    pose.add_argument("--train", type=Path, nargs="+", required=True,
+                      help="one or more dirs with annotations.json + images/")
     pose.add_argument("--val", type=Path, required=True, help="validation dir, same layout")
     defaults = TrainConfig(Path(), Path(), Path(), Path())
     for name in (
@@ -40,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from service.training.loop import train
 
     values = {k: v for k, v in vars(args).items() if k in _FIELDS}
+    first, *extra = args.train
     cfg = TrainConfig(
-        train_annotations=args.train / "annotations.json", train_images=args.train / "images",
+        train_annotations=first / "annotations.json", train_images=first / "images",
+        extra_train=tuple(extra),
         val_annotations=args.val / "annotations.json", val_images=args.val / "images",
         **values,
     )

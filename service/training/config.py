@@ -12,6 +12,8 @@ class TrainConfig:
     train_images: Path
     val_annotations: Path
     val_images: Path
+    # More training sets, each a directory with annotations.json and images/ (concatenated).
+    extra_train: tuple[Path, ...] = ()
     run_dir: Path = Path("runs/pose-lite")
     preset: str = "lite"
     skeleton: str = "aic14"

@@ -6,11 +6,10 @@ import dataclasses
 import shlex
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
 from service.network import build_network, export_model, load_backbone_weights
@@ -35,9 +34,14 @@ def build_loader(cfg: TrainConfig, skeleton: Skeleton, stride: int) -> DataLoade
             stride=stride, sigma=cfg.sigma, delta=cfg.delta, relative_sigma=cfg.relative_sigma
         ),
     )
-    source = CocoKeypoints(cfg.train_annotations, cfg.train_images, skip_empty=True)
+    sources = [CocoKeypoints(cfg.train_annotations, cfg.train_images, skip_empty=True)]
+    sources += [CocoKeypoints(d / "annotations.json", d / "images", skip_empty=True)
+                for d in cfg.extra_train]  # fmt: skip
+    dataset: ConcatDataset[dict[str, torch.Tensor]] = ConcatDataset(
+        [PoseDataset(s, data_cfg, skeleton) for s in sources]
+    )
     return DataLoader(
-        PoseDataset(source, data_cfg, skeleton), batch_size=cfg.batch_size, shuffle=True,
+        dataset, batch_size=cfg.batch_size, shuffle=True,
         drop_last=True, num_workers=cfg.workers, persistent_workers=cfg.workers > 0,
         generator=torch.Generator().manual_seed(cfg.seed),
     )
@@ -134,14 +138,13 @@ def _export(
 
     from service.runtime.model_store import MODEL_STORE
 
-    info = json.loads(cfg.train_annotations.read_text()).get("info", {})
-    settings: dict[str, Any] = {
-        k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(cfg).items()
-    }
+    files = [cfg.train_annotations] + [d / "annotations.json" for d in cfg.extra_train]
+    sets = [{"annotations": str(f), "info": json.loads(f.read_text()).get("info", {})}
+            for f in files]  # fmt: skip
+    settings: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
     export_model(
         net.eval(), cfg.model_store or MODEL_STORE, cfg.export_name, skeleton,
-        trained_on={"annotations": str(cfg.train_annotations), "images": str(cfg.train_images),
-                    "info": info},
+        trained_on={"sets": sets},
         validation={
             "annotations": str(cfg.val_annotations),
             "protocol": "single scale, ground-truth boxes, pycocotools, AIC sigmas",

@@ -23,8 +23,8 @@ def test_train_export_reload_predict(scenes, tmp_path):
     cfg = TrainConfig(
         train_annotations=scenes / "annotations.json", train_images=scenes / "images",
         val_annotations=scenes / "annotations.json", val_images=scenes / "images",
-        run_dir=tmp_path / "run", preset="tiny", batch_size=2, learning_rate=1e-3, epochs=10,
-        max_steps=5, crop_size=64, workers=0, val_limit=3, export_name="pose-test",
+        extra_train=(scenes,), run_dir=tmp_path / "run", preset="tiny", batch_size=2,
+        learning_rate=1e-3, epochs=10, max_steps=5, crop_size=64, workers=0, val_limit=3, export_name="pose-test",
         model_store=tmp_path / "store",
     )  # fmt: skip
     progress = train(cfg)
@@ -35,6 +35,7 @@ def test_train_export_reload_predict(scenes, tmp_path):
     model = load_model("pose-test", tmp_path / "store")
     manifest = model.manifest
     assert manifest["training"]["steps"] >= 1 and "AP" in manifest["validation"]
+    assert len(manifest["trained_on"]["sets"]) == 2
     with torch.no_grad():
         maps, fields = model.module(torch.rand(1, 3, 80, 96) * 255)
     assert maps.shape == (1, 15, 20, 24) and fields.shape == (1, 26, 20, 24)
