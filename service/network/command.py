@@ -12,7 +12,6 @@ from service.network.export import export_model
 from service.network.net import build_network, count_parameters
 from service.skeleton import SKELETONS
 
-
 # Parameter counts the paper reports (Table III), for the presets that reproduce its rows.
 TABLE_III = {"paper": 27.42, "paper-6stage": 54.73, "paper-3stage-no-upsample": 26.00}
 

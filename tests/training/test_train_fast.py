@@ -24,7 +24,8 @@ def test_train_export_reload_predict(scenes, tmp_path):
         train_annotations=scenes / "annotations.json", train_images=scenes / "images",
         val_annotations=scenes / "annotations.json", val_images=scenes / "images",
         extra_train=(scenes,), run_dir=tmp_path / "run", preset="tiny", batch_size=2,
-        learning_rate=1e-3, epochs=10, max_steps=5, crop_size=64, workers=0, val_limit=3, export_name="pose-test",
+        learning_rate=1e-3, epochs=10, max_steps=5, crop_size=64, workers=0, val_limit=3,
+        export_name="pose-test",
         model_store=tmp_path / "store",
     )  # fmt: skip
     progress = train(cfg)
