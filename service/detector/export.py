@@ -7,8 +7,6 @@ dropped in: any TorchScript module that follows it and a manifest with kind, fil
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import torch
 
 from service.detector.decode import InferenceDetector
 from service.detector.net import DetectorNet, count_parameters
-from service.network.export import MODEL_FILE, sha256_of
+from service.network.export import save_model
 
 
 def contract(net: DetectorNet) -> dict[str, Any]:
@@ -56,21 +54,12 @@ def export_detector(
     training: dict[str, Any] | None = None,
 ) -> Path:
     """Script the detector into `out_dir/name/model.pt`, write its manifest; return the dir."""
-    model_dir = Path(out_dir) / name
-    model_dir.mkdir(parents=True, exist_ok=True)
     was_training = net.training
     module = torch.jit.script(InferenceDetector(net).cpu().eval())
     net.train(was_training)
-    model_path = model_dir / MODEL_FILE
-    tmp = model_path.with_suffix(".tmp")
-    torch.jit.save(module, str(tmp))
-    tmp.replace(model_path)
-    now = dt.datetime.now(dt.UTC)
-    manifest = {
+    return save_model(module, Path(out_dir) / name, {
         "name": name,
         "kind": "detector",
-        "version": now.strftime("%Y%m%d.%H%M%S"),
-        "created": now.isoformat(timespec="seconds"),
         "preset": net.config.name,
         "network": dataclasses.asdict(net.config),
         **contract(net),
@@ -78,11 +67,7 @@ def export_detector(
         # IoU 0.5) when known, else a generic default.
         "recommended_score_threshold": float((validation or {}).get("f1_threshold", 0.3)),
         "num_parameters": count_parameters(net),
-        "file": MODEL_FILE,
-        "sha256": sha256_of(model_path),
         "trained_on": trained_on or {},
         "validation": validation or {},
         "training": training or {},
-    }
-    (model_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return model_dir
+    })  # fmt: skip

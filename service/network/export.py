@@ -38,17 +38,11 @@ def export_model(
 
     Returns the model directory. `validation` holds measured AP figures (empty until trained).
     """
-    model_dir = Path(out_dir) / name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    module = torch.jit.script(InferenceNet(net).cpu().eval())
-    model_path = model_dir / MODEL_FILE
-    torch.jit.save(module, str(model_path))
     cfg = net.config
-    manifest = {
+    module = torch.jit.script(InferenceNet(net).cpu().eval())
+    return save_model(module, Path(out_dir) / name, {
         "name": name,
         "kind": "pose",
-        "version": dt.datetime.now(dt.UTC).strftime("%Y%m%d.%H%M%S"),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "preset": cfg.name,
         "network": dataclasses.asdict(cfg),
         "skeleton": skeleton.to_dict(),
@@ -64,11 +58,29 @@ def export_model(
             "grid": "cell (i, j) centred on image pixel ((j+0.5)*stride-0.5, (i+0.5)*stride-0.5)",
         },
         "num_parameters": count_parameters(net),
-        "file": MODEL_FILE,
-        "sha256": sha256_of(model_path),
         "trained_on": trained_on or {},
         "validation": validation or {},
         "training": training or {},
+    })  # fmt: skip
+
+
+def save_model(
+    module: torch.jit.ScriptModule, model_dir: Path, manifest: dict[str, Any]
+) -> Path:
+    """Save a scripted module as `model_dir/model.pt` (atomically) and write `manifest.json`:
+    the given fields plus version, creation time, file name and sha256. Returns `model_dir`."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model_path = model_dir / MODEL_FILE
+    tmp = model_path.with_suffix(".tmp")
+    torch.jit.save(module, str(tmp))
+    tmp.replace(model_path)
+    now = dt.datetime.now(dt.UTC)
+    manifest = {
+        **manifest,
+        "version": now.strftime("%Y%m%d.%H%M%S"),
+        "created": now.isoformat(timespec="seconds"),
+        "file": MODEL_FILE,
+        "sha256": sha256_of(model_path),
     }
     (model_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return model_dir
