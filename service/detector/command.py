@@ -20,8 +20,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     add("--preset", choices=sorted(DETECTOR_PRESETS), default="lite")
     # The first spelling of each option matches `boxpose train pose`.
     add("--train", "--train-dir", dest="train_dir", type=Path,
-        default=Path("/work/data/train"), help="COCO directory: annotations.json + images/")
-    add("--val", "--val-dir", dest="val_dir", type=Path, default=Path("/work/data/val"))
+        default=Path("data/train"), help="COCO directory: annotations.json + images/")
+    add("--val", "--val-dir", dest="val_dir", type=Path, default=Path("data/val"))
     add("--run-dir", "--runs-dir", dest="runs_dir", type=Path, default=Path("runs/detector"),
         help="checkpoints: last.pt, best.pt")
     add("--model-store", "--store", dest="store", type=Path, default=MODEL_STORE,

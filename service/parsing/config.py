@@ -12,7 +12,7 @@ class ParserConfig:
     peak_threshold: a local maximum of a confidence map below this is no candidate joint.
     limb_threshold: a connection scoring (Eq. 5) at or below this is not a possible connection.
         0.2: on oracle maps of overlapping people, 0.05 lets weak cross-person connections in
-        (oracle AP on /work/data/val 86.0 at 0.05, 86.2 at 0.2, 86.4 at 0.3 without
+        (oracle AP on data/val (docs/data.md) 86.0 at 0.05, 86.2 at 0.2, 86.4 at 0.3 without
         complete_empty_boxes; completion restores lost limbs; real fields are weaker: 0.2).
     box_extension: person boxes grow by this fraction of width and height (paper: 10%).
     alpha, beta, gamma: the weights of the pose confidence, Eq. 9 (paper: 0.2, 0.2, 0.6).
@@ -30,7 +30,7 @@ class ParserConfig:
     rechoose: a box whose pose NMS removed (another box holds the same person) chooses again
         among its pieces that no kept pose uses; its new pose is kept if its joints' tight box
         overlaps the box by IoU >= rechoose_min_fit (a duplicate box then finds nothing). 0.3:
-        oracle AP on /work/data/val 86.8 at 0.1, 85.9 at 0.3, 84.5 at 0.5; damaged ablation
+        oracle AP on data/val (docs/data.md) 86.8 at 0.1, 85.9 at 0.3, 84.5 at 0.5; damaged ablation
         (30% duplicate boxes) 75.2 at 0.1, 78.4 at 0.3, 78.7 at 0.5, 78.6 without rechoose.
     merge_rootless: in that second choice, the pieces lacking the root (a person whose neck is
         truncated falls apart into head, arms and legs) may be joined into one pose: those
@@ -38,7 +38,7 @@ class ParserConfig:
         in the first choice, a crowded box's pieces of several people would be joined.
     output_score: "coverage" (`poses.pose_coverage`: mean joint and limb scores over all J and
         C, missing ones 0) or "confidence" (Eq. 9): the score that ranks the output poses.
-        NMS and the box choice always use Eq. 9. Oracle AP on /work/data/val (AIC sigmas):
+        NMS and the box choice always use Eq. 9. Oracle AP on data/val (docs/data.md) (AIC sigmas):
         coverage ranks about 3 AP better (bench/oracle_analysis.py).
     complete_empty_boxes: a box where Algorithm 1 connected nothing gets an empty pose that
         completion may fill with the free peaks in the box (kept if >= min_joints).
