@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from service.errors import BoxposeError
+
 # command name -> (module with `register` and `run`, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("service.api.command", "run the REST service"),
@@ -45,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().print_help()
         return 0
     module = importlib.import_module(COMMANDS[args.command][0])
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except BoxposeError as exc:
+        print(f"boxpose {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

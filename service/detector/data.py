@@ -51,15 +51,19 @@ def _is_ignore(ann: dict[str, Any]) -> bool:
     return bool(ann.get("iscrowd", 0)) or ann.get("num_keypoints", 1) == 0
 
 
-def read_coco_boxes(root: Path, limit: int | None = None) -> list[BoxRecord]:
-    """`root/annotations.json` (+ `root/images/`) -> one BoxRecord per image, in file order."""
-    coco = json.loads((Path(root) / "annotations.json").read_text())
+def read_coco_boxes(
+    root: Path, limit: int | None = None, annotations: Path | None = None,
+    images: Path | None = None,
+) -> list[BoxRecord]:
+    """`root/annotations.json` (+ `root/images/`) -> one BoxRecord per image, in file order.
+    `annotations` and `images` name the file and the image directory when they lie elsewhere."""
+    coco = json.loads(Path(annotations or Path(root) / "annotations.json").read_text())
     per_image: dict[int, list[dict[str, Any]]] = {}
     for ann in coco["annotations"]:
         per_image.setdefault(ann["image_id"], []).append(ann)
     records = []
     for img in coco["images"][:limit]:
-        path = Path(root) / "images" / img["file_name"]
+        path = Path(images or Path(root) / "images") / img["file_name"]
         if not path.is_file():
             path = Path(root) / img["file_name"]
         anns = per_image.get(img["id"], [])

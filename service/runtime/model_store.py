@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from service.errors import BoxposeError
 from service.network.export import sha256_of
 from service.skeleton import Skeleton
 
@@ -23,7 +24,7 @@ MODEL_STORE = Path(
 KINDS = ("pose", "detector")
 
 
-class ModelStoreError(RuntimeError):
+class ModelStoreError(BoxposeError, RuntimeError):
     """A model that cannot be loaded, with a message that says why."""
 
 
