@@ -27,6 +27,7 @@ from service.detector.export import export_detector
 from service.detector.loss import detector_loss
 from service.detector.net import DetectorNet, build_detector
 from service.runtime.model_store import MODEL_STORE
+from service.training.curves import append_csv, plot_curves
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def _epoch(run: Run) -> bool:
         rng = np.random.default_rng([cfg.seed, p.epoch, p.batch, 1])
         losses = _train_step(run, [run.train[i] for i in chosen], rng)
         p.batch += 1
+        append_csv(cfg.runs_dir / "steps.csv", {"step": p.step, "loss": losses["total"]})
         sums = {k: sums.get(k, 0.0) + v for k, v in losses.items()}
         done += len(chosen)
         if p.batch % 25 == 0 or p.batch == n:
@@ -214,6 +216,11 @@ def _end_of_epoch(run: Run) -> BoxAP:
           f"F1 {ap.best_f1:.3f} at score {ap.f1_threshold:.2f} "
           f"best {p.best_ap50:.4f} @ {p.best_epoch}{' exported' if improved else ''} "
           f"train time {p.seconds / 60:.1f} min", flush=True)
+    runs = run.cfg.runs_dir
+    append_csv(runs / "epochs.csv", {"epoch": p.epoch, "step": p.step, "AP": round(ap.ap, 4),
+                                     "AP50": round(ap.ap50, 4), "AP75": round(ap.ap75, 4)})
+    plot_curves(runs / "steps.csv", runs / "epochs.csv", runs / "curves.png",
+                title="validation box AP (pycocotools)")
     p.epoch, p.batch = p.epoch + 1, 0
     _save_last(run)
     return ap

@@ -14,6 +14,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def append_csv(path: Path, row: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
     with path.open("a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(row))
@@ -22,7 +23,10 @@ def append_csv(path: Path, row: dict[str, object]) -> None:
         writer.writerow(row)
 
 
-def plot_curves(steps_csv: Path, epochs_csv: Path, out_png: Path) -> None:
+def plot_curves(
+    steps_csv: Path, epochs_csv: Path, out_png: Path,
+    title: str = "validation AP (AIC sigmas, GT boxes)",
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -35,13 +39,13 @@ def plot_curves(steps_csv: Path, epochs_csv: Path, out_png: Path) -> None:
         y = [float(r["loss"]) for r in steps]
         ax_loss.plot(x, y, lw=0.8)
         ax_loss.set_yscale("log")
-    ax_loss.set(title="training loss (Eq. 8)", xlabel="step")
+    ax_loss.set(title="training loss", xlabel="step")
     if epochs:
         x = [int(r["step"]) for r in epochs]
         for key in ("AP", "AP50", "AP75"):
             ax_ap.plot(x, [float(r[key]) for r in epochs], marker="o", label=key)
         ax_ap.legend()
-    ax_ap.set(title="validation AP (AIC sigmas, GT boxes)", xlabel="step", ylim=(0, 1))
+    ax_ap.set(title=title, xlabel="step", ylim=(0, 1))
     fig.tight_layout()
     fig.savefig(out_png, dpi=100)
     plt.close(fig)

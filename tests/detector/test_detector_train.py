@@ -25,6 +25,10 @@ def test_train_export_reload_predict(tmp_path: Path) -> None:
     ap = train_detector(cfg, command="test")
     assert 0.0 <= ap.ap50 <= 1.0 and ap.images == 4
     assert (tmp_path / "runs" / "last.pt").is_file()
+    steps = (tmp_path / "runs" / "steps.csv").read_text().splitlines()
+    assert steps[0] == "step,loss" and len(steps) == 3  # header + 2 steps
+    assert (tmp_path / "runs" / "epochs.csv").is_file()
+    assert (tmp_path / "runs" / "curves.png").is_file()
     model = load_model("det-test", tmp_path / "store")
     manifest = json.loads((tmp_path / "store" / "det-test" / "manifest.json").read_text())
     assert model.kind == "detector"
