@@ -34,7 +34,7 @@ from service.parsing import ParserConfig  # noqa: E402
 from service.skeleton import Skeleton  # noqa: E402
 from service.targets import TargetConfig  # noqa: E402
 
-VAL = Path("/work/data/val/annotations.json")
+VAL = ROOT / "data" / "val" / "annotations.json"  # docs/data.md
 
 
 def oks_matrix(gt: np.ndarray, areas: np.ndarray, pred: np.ndarray, sigmas: np.ndarray
