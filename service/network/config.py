@@ -31,6 +31,7 @@ class HeadConfig:
     hidden_channels: int = 128  # 1x1 conv before the prediction layer
     upsample: bool = True  # "2x": deconvolution with stride 2, outputs at stride 4
     deconv_channels: int = 112
+    norm: bool = False  # batch norm after every head conv (not in the paper; for from-scratch)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ PRESETS: dict[str, NetworkConfig] = {
         head=HeadConfig(
             stages=3, feature_channels=64, reduce_kernel=3, branch_channels=48, first_kernel=3,
             first_convs=2, refine_kernel=3, refine_convs=3, hidden_channels=48, upsample=True,
-            deconv_channels=32,
+            deconv_channels=32, norm=True,
         ),
     ),
     # For tests only: a few thousand parameters, same structure.

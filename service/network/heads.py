@@ -9,11 +9,18 @@ from torch import nn
 from service.network.config import HeadConfig
 
 
-def _conv_stack(cin: int, width: int, count: int, kernel: int) -> list[nn.Module]:
+def conv_block(cin: int, cout: int, kernel: int, norm: bool) -> list[nn.Module]:
+    """Conv + (BatchNorm) + ReLU. Batch norm lets the head train from scratch at a high learning
+    rate (without it, default-initialised stacks shrink the signal layer by layer)."""
+    conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=not norm)
+    return [conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True)] if norm else [
+        conv, nn.ReLU(inplace=True)]
+
+
+def _conv_stack(cin: int, width: int, count: int, kernel: int, norm: bool) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for i in range(count):
-        conv = nn.Conv2d(cin if i == 0 else width, width, kernel, padding=kernel // 2)
-        layers += [conv, nn.ReLU(inplace=True)]
+        layers += conv_block(cin if i == 0 else width, width, kernel, norm)
     return layers
 
 
@@ -26,13 +33,14 @@ class Branch(nn.Module):
         convs = cfg.first_convs if first else cfg.refine_convs
         width, hidden = cfg.branch_channels, cfg.hidden_channels
         self.body = nn.Sequential(
-            *_conv_stack(cin, width, convs, kernel),
-            nn.Conv2d(width, hidden, 1),
-            nn.ReLU(inplace=True),
+            *_conv_stack(cin, width, convs, kernel, cfg.norm),
+            *conv_block(width, hidden, 1, cfg.norm),
         )
         if cfg.upsample:
             self.up: nn.Module = nn.Sequential(
-                nn.ConvTranspose2d(hidden, cfg.deconv_channels, 4, stride=2, padding=1),
+                nn.ConvTranspose2d(hidden, cfg.deconv_channels, 4, stride=2, padding=1,
+                                   bias=not cfg.norm),
+                *([nn.BatchNorm2d(cfg.deconv_channels)] if cfg.norm else []),
                 nn.ReLU(inplace=True),
             )
             hidden = cfg.deconv_channels
@@ -74,8 +82,7 @@ class StagedHead(nn.Module):
     def __init__(self, cin: int, num_maps: int, num_fields: int, cfg: HeadConfig) -> None:
         super().__init__()
         self.reduce = nn.Sequential(
-            nn.Conv2d(cin, cfg.feature_channels, cfg.reduce_kernel, padding=cfg.reduce_kernel // 2),
-            nn.ReLU(inplace=True),
+            *conv_block(cin, cfg.feature_channels, cfg.reduce_kernel, cfg.norm)
         )
         self.upsample = cfg.upsample
         feat, extra = cfg.feature_channels, num_maps + num_fields

@@ -27,6 +27,10 @@ class TrainConfig:
     delta: float = 4.0  # Eq. 3 half width
     relative_sigma: float = 0.0
     background_weight: float = 0.05  # lambda of Eq. 6
+    foreground_weight: float = 10.0  # 0 = the paper's plain L2 (service/training/loss.py)
+    warmup_steps: int = 200  # linear learning-rate warm-up
+    # Cosine decay of the learning rate to 2% over this many steps (0 = constant after warm-up).
+    schedule_steps: int = 0
     workers: int = 1
     threads: int = 0  # torch threads; 0 = leave torch's default
     checkpoint_minutes: float = 5.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import shlex
 import sys
 import time
@@ -59,9 +60,7 @@ def _prepare(cfg: TrainConfig) -> tuple[PoseNet, torch.optim.Optimizer, Progress
     progress = Progress()
     last = cfg.run_dir / "last.pt"
     if cfg.resume and last.exists():
-        progress = load_checkpoint(last, net, optimizer)
-        for group in optimizer.param_groups:  # a resumed run may change the learning rate
-            group["lr"] = cfg.learning_rate
+        progress = load_checkpoint(last, net, optimizer)  # the schedule sets each step's rate
         print(f"resumed from {last}: epoch {progress.epoch}, step {progress.step}")
     return net, optimizer, progress, skeleton
 
@@ -79,10 +78,11 @@ def train(cfg: TrainConfig) -> Progress:
         net.train()
         bar = tqdm(loader, desc=f"epoch {progress.epoch + 1}/{cfg.epochs}", mininterval=10)
         for batch in bar:
-            loss = _step(net, optimizer, batch, cfg)
+            loss = _step(net, optimizer, batch, cfg, progress.step)
             progress.step += 1
             bar.set_postfix(loss=f"{loss:.3f}")
-            append_csv(cfg.run_dir / "steps.csv", {"step": progress.step, "loss": loss})
+            append_csv(cfg.run_dir / "steps.csv", {"step": progress.step, "loss": loss,
+                                                   "lr": optimizer.param_groups[0]["lr"]})
             if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
                 save_checkpoint(cfg.run_dir / "last.pt", net, optimizer, progress)
                 last_save = time.monotonic()
@@ -97,13 +97,26 @@ def _done(cfg: TrainConfig, progress: Progress) -> bool:
     return cfg.max_steps > 0 and progress.step >= cfg.max_steps
 
 
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then constant or a cosine decay to 2% at `schedule_steps`."""
+    if step < cfg.warmup_steps:
+        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
+    if cfg.schedule_steps <= 0:
+        return cfg.learning_rate
+    done = min(1.0, step / cfg.schedule_steps)
+    return cfg.learning_rate * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * done)))
+
+
 def _step(
     net: PoseNet, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
-    cfg: TrainConfig,
+    cfg: TrainConfig, step: int,
 ) -> float:
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(cfg, step)
     outputs = net(batch["image"])
     loss = total_loss(
-        outputs, batch["maps"], batch["fields"], batch["mask"], cfg.background_weight
+        outputs, batch["maps"], batch["fields"], batch["mask"], cfg.background_weight,
+        cfg.foreground_weight,
     )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -1,5 +1,7 @@
 """Contracts of the network: output shapes, stage count, TorchScript round trip, weight loading."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -50,6 +52,26 @@ def test_torchscript_round_trip_equals_eager(tmp_path):
         maps, fields = scripted(x)
     assert torch.allclose(maps, eager_maps, atol=1e-5)
     assert torch.allclose(fields, eager_fields, atol=1e-5)
+
+
+def test_head_batch_norm_option_scripts_and_matches_eager(tmp_path):
+    torch.manual_seed(0)
+    tiny = PRESETS["tiny"]
+    cfg = dataclasses.replace(tiny, name="tiny-bn", head=dataclasses.replace(tiny.head, norm=True))
+    net = build_network(cfg, AIC14)
+    norms = [m for m in net.head.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    # reduce + per branch (first_convs or refine_convs, the 1x1 hidden conv, the deconvolution)
+    per_stage = [tiny.head.first_convs + 2] + [tiny.head.refine_convs + 2] * (tiny.head.stages - 1)
+    assert len(norms) == 1 + 2 * sum(per_stage)
+    net.train()
+    with torch.no_grad():  # move the running statistics away from their initial values
+        net(torch.rand(4, 3, 48, 48) * 255)
+    net.eval()
+    model_dir = export_model(net, tmp_path, "tiny-bn", AIC14)
+    scripted = torch.jit.load(str(model_dir / "model.pt"))
+    x = torch.rand(1, 3, 41, 59) * 255
+    with torch.no_grad():
+        assert torch.allclose(scripted(x)[0], InferenceNet(net)(x)[0], atol=1e-5)
 
 
 def test_loads_torchvision_named_weights():

@@ -37,3 +37,32 @@ def test_total_is_sum_over_stages():
     stages = [(torch.rand(1, 3, 4, 4), torch.rand(1, 2, 4, 4)) for _ in range(3)]
     expected = sum(stage_loss(m, f, t_maps, t_fields, mask) for m, f in stages)
     assert torch.isclose(total_loss(stages, t_maps, t_fields, mask), expected)
+
+
+def test_foreground_weight_scales_errors_on_targets():
+    # One joint cell with target 0.5 and prediction 0: weight 1 + 10 * 0.5 = 6, error 0.25.
+    # One band cell (target field 0.6) predicted 0: weight 1 + 10, error 0.36.
+    # One background-of-fields cell predicted 0.3 where the target is 0: weight 1, error 0.09.
+    maps, target = torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3)
+    target[0, 0, 1, 1] = 0.5
+    target[0, 1] = 1 - target[0, 0]  # background channel, predicted 0 everywhere
+    fields, target_fields = torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3)
+    target_fields[0, 0, 2, 2] = 0.6
+    fields[0, 1, 0, 0] = 0.3
+    mask = torch.ones(1, 3, 3)
+    background = (target[0, 1] ** 2).sum()
+    expected = 6 * 0.25 + 0.05 * background + 11 * 0.36 + 0.09
+    loss = stage_loss(maps, fields, target, target_fields, mask, foreground_weight=10.0)
+    assert torch.isclose(loss, torch.tensor(float(expected)))
+    plain = stage_loss(maps, fields, target, target_fields, mask)
+    assert torch.isclose(plain, torch.tensor(float(0.25 + 0.05 * background + 0.36 + 0.09)))
+
+
+def test_foreground_weight_keeps_exact_prediction_at_zero_and_respects_mask():
+    target, target_fields = torch.rand(2, 3, 4, 4), torch.rand(2, 4, 4, 4)
+    loss = stage_loss(target.clone(), target_fields.clone(), target, target_fields,
+                      torch.ones(2, 4, 4), foreground_weight=10.0)
+    assert loss == 0
+    masked = stage_loss(torch.rand(2, 3, 4, 4), torch.rand(2, 4, 4, 4), target, target_fields,
+                        torch.zeros(2, 4, 4), foreground_weight=10.0)
+    assert masked == 0
