@@ -47,6 +47,7 @@ class RuntimeConfig:
     fp16: bool
     scales: tuple[float, ...]
     detector_threshold: float | None = None
+    flip: bool = False
 
 
 class Settings(BaseSettings):
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     fp16: bool = False
     # "0.7,1.0,1.3"; None = PAPER_SCALES on a GPU, CPU_SCALES on a CPU
     scales: Annotated[tuple[float, ...] | None, NoDecode] = None
+    flip: bool = False  # also run the mirrored image and average the maps (2x forward time)
     # None: the threshold in the detector's manifest (0.3 when it names none).
     detector_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -114,6 +116,7 @@ class Settings(BaseSettings):
             fp16=self.fp16 and device.startswith("cuda"),
             scales=tuple(scales),
             detector_threshold=self.detector_threshold,
+            flip=self.flip,
         )
 
     def batch(self) -> BatchConfig:

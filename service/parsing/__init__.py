@@ -2,7 +2,8 @@
 
 Candidate joints (`peaks`), limb scores by Eq. 5 (`limbs`), Algorithm 1 in each person box
 (`boxes`), pose NMS by Eq. 9-11 (`nms`), pose completion (`completion`), and the greedy
-whole-image grouping of OpenPose (`greedy`) as the baseline; multi-scale fusion (`multiscale`).
+whole-image grouping of OpenPose (`greedy`) as the baseline; multi-scale and mirror fusion
+(`multiscale`).
 Both parsers take maps (J+1, h, w) and fields (2C, h, w) at `stride` and return poses in image
 pixels; `PARSERS` names them.
 """
@@ -16,7 +17,7 @@ import numpy as np
 from service.parsing.boxes import parse_in_boxes
 from service.parsing.config import DEFAULT_CONFIG, ParserConfig
 from service.parsing.greedy import parse_greedy
-from service.parsing.multiscale import PAPER_SCALES, fuse_scales
+from service.parsing.multiscale import PAPER_SCALES, fuse_scales, unflip_outputs
 from service.parsing.poses import tight_box
 from service.skeleton import Skeleton
 from service.types import Box, Pose
@@ -64,5 +65,5 @@ def boxes_from_poses(poses: list[Pose], margin: float = 0.2) -> list[Box]:
 
 __all__ = [
     "PAPER_SCALES", "PARSERS", "Parser", "ParserConfig", "boxes_from_poses", "fuse_scales",
-    "parse", "parse_greedy", "parse_in_boxes",
+    "parse", "parse_greedy", "parse_in_boxes", "unflip_outputs",
 ]  # fmt: skip

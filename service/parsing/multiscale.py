@@ -1,9 +1,12 @@
-"""Network outputs at several input scales -> one set of maps and fields on a common grid."""
+"""Network outputs at several input scales (and of the mirrored image) -> one set of maps and
+fields on a common grid."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from service.skeleton import Skeleton
 
 # The paper's test scales (Sec. IV-A).
 PAPER_SCALES: tuple[float, ...] = (0.7, 1.0, 1.3)
@@ -42,3 +45,21 @@ def fuse_scales(
     maps = np.mean([resize_channels(m, size) for m, _ in outputs], axis=0)
     fields = np.mean([resize_channels(f, size) for _, f in outputs], axis=0)
     return maps.astype(np.float32), fields.astype(np.float32)
+
+
+def unflip_outputs(
+    maps: np.ndarray, fields: np.ndarray, skeleton: Skeleton
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs for the horizontally mirrored image -> outputs in the original image's frame.
+
+    maps (..., J+1, h, w), fields (..., 2C, h, w) on a grid whose cells mirror onto cells (the
+    input width a multiple of the stride). Columns are reversed; each joint takes its left/right
+    twin's map; each limb takes its mirror limb's field with the x component negated.
+    """
+    joints = list(skeleton.flip_permutation) + [skeleton.num_joints]  # background stays
+    limbs = np.asarray(skeleton.limb_flip_permutation)  # (C,)
+    channels = np.stack([2 * limbs, 2 * limbs + 1], axis=1).reshape(-1)  # (2C,)
+    maps = maps[..., joints, :, ::-1]
+    fields = fields[..., channels, :, ::-1].copy()
+    fields[..., 0::2, :, :] *= -1.0  # x components
+    return np.ascontiguousarray(maps), np.ascontiguousarray(fields)

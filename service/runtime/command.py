@@ -24,6 +24,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-store", type=Path, help="model store directory")
     parser.add_argument("--device", help="auto, cpu or cuda")
     parser.add_argument("--scales", help="comma-separated input scales, e.g. 0.7,1.0,1.3")
+    parser.add_argument("--flip", action="store_true", help="also run the mirrored image")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         image = decode_image(args.image.read_bytes(), settings.max_pixels)
         boxes = _read_boxes(args.boxes) if args.boxes else None
         config = PipelineConfig(
-            scales=runtime.scales, detector_threshold=runtime.detector_threshold
+            scales=runtime.scales, detector_threshold=runtime.detector_threshold,
+            flip=runtime.flip,
         )
         pipeline = Pipeline.from_store(
             runtime.pose_model, runtime.detector_model, runtime.device, runtime.model_store, config
@@ -69,6 +71,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             overrides[name] = getattr(args, name)
     if args.no_detector:
         overrides["detector_model"] = None
+    if getattr(args, "flip", False):
+        overrides["flip"] = True
     return Settings.model_validate(overrides)
 
 

@@ -24,7 +24,8 @@ def store_pipeline_factory(settings: Settings) -> PipelineFactory:
     """The production factory: both models from the store, per the settings."""
     runtime = settings.runtime()
     config = PipelineConfig(
-        scales=runtime.scales, fp16=runtime.fp16, detector_threshold=runtime.detector_threshold
+        scales=runtime.scales, fp16=runtime.fp16, detector_threshold=runtime.detector_threshold,
+        flip=runtime.flip,
     )
 
     def build() -> Pipeline:

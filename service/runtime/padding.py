@@ -49,10 +49,13 @@ def resize(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=interpolation)
 
 
-def pad_batch(images: list[np.ndarray], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """(H_i, W_i, 3) uint8 RGB images -> (B, 3, max H, max W) tensor in 0..255 on `device`."""
-    height = max(im.shape[0] for im in images)
-    width = max(im.shape[1] for im in images)
+def pad_batch(
+    images: list[np.ndarray], device: torch.device, dtype: torch.dtype, multiple: int = 1
+) -> torch.Tensor:
+    """(H_i, W_i, 3) uint8 RGB images -> (B, 3, H, W) tensor in 0..255 on `device`; H, W the
+    largest height and width rounded up to a multiple of `multiple`."""
+    height = -(-max(im.shape[0] for im in images) // multiple) * multiple
+    width = -(-max(im.shape[1] for im in images) // multiple) * multiple
     batch = np.empty((len(images), height, width, 3), dtype=np.float32)  # (B, H, W, 3)
     batch[:] = np.asarray(PAD_VALUE, dtype=np.float32)
     for b, im in enumerate(images):

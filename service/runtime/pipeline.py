@@ -31,6 +31,7 @@ class PipelineConfig:
     max_pad_ratio: float = 1.3
     parser: ParserConfig = field(default_factory=ParserConfig)
     parser_name: str = "boxes"  # a key of service.parsing.PARSERS; "greedy" ignores boxes
+    flip: bool = False  # also run the mirrored image and average (twice the forward time)
 
 
 @dataclass(frozen=True)
@@ -178,15 +179,32 @@ class Pipeline:
         scaled = [resize(im, scale) for im in images]
         sizes = [(int(im.shape[0]), int(im.shape[1])) for im in scaled]
         results: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * len(images)
+        # Mirroring maps cells onto cells only when the net pads nothing itself: pad to a
+        # multiple of the feature stride (2 x the output stride covers every preset).
+        multiple = 2 * self.stride if self.config.flip else 1
         for group in group_by_size(sizes, self.config.max_pad_ratio):
-            batch = pad_batch([scaled[g] for g in group], self.device, self.dtype)
+            batch = pad_batch([scaled[g] for g in group], self.device, self.dtype, multiple)
             maps, fields = self.pose.module(batch)  # (B, J+1, h, w), (B, 2C, h, w)
+            if self.config.flip:
+                maps, fields = self._add_mirrored(batch, maps, fields)
             group_sizes = [sizes[g] for g in group]
             crops = zip(crop_outputs(maps, group_sizes, self.stride),
                         crop_outputs(fields, group_sizes, self.stride), strict=True)  # fmt: skip
             for g, pair in zip(group, crops, strict=True):
                 results[g] = pair
         return results
+
+    def _add_mirrored(
+        self, batch: torch.Tensor, maps: torch.Tensor, fields: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean of the outputs of `batch` and of its mirror image, brought back."""
+        mirrored_maps, mirrored_fields = self.pose.module(batch.flip(-1))
+        back_maps, back_fields = parsing.unflip_outputs(
+            mirrored_maps.float().cpu().numpy(), mirrored_fields.float().cpu().numpy(),
+            self.skeleton,
+        )
+        return ((maps.float().cpu() + torch.from_numpy(back_maps)) / 2,
+                (fields.float().cpu() + torch.from_numpy(back_fields)) / 2)  # fmt: skip
 
     def _fuse(
         self,
