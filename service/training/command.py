@@ -21,11 +21,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "run_dir", "preset", "skeleton", "batch_size", "learning_rate", "epochs", "max_steps",
         "crop_size", "sigma", "delta", "relative_sigma", "foreground_weight", "warmup_steps",
         "schedule_steps", "workers", "threads",
-        "checkpoint_minutes", "val_limit", "seed", "backbone_weights", "export_name",
-        "model_store",
+        "checkpoint_minutes", "val_limit", "seed", "backbone_weights", "init_checkpoint",
+        "export_name", "model_store",
     ):  # fmt: skip
         default = getattr(defaults, name)
-        kind = Path if name in ("run_dir", "backbone_weights", "model_store") else type(default)
+        paths = ("run_dir", "backbone_weights", "init_checkpoint", "model_store")
+        kind = Path if name in paths else type(default)
         pose.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default)
     pose.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
     detector = sub.add_parser("detector", help="the person detector")

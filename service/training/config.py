@@ -37,6 +37,9 @@ class TrainConfig:
     val_limit: int = 0  # validate on the first N images (0 = all)
     seed: int = 0
     backbone_weights: Path | None = None  # torchvision-named ResNet state dict, e.g. ImageNet
+    # Start from the network weights of an earlier run's checkpoint (fine-tuning on new data):
+    # fresh optimizer, step 0. A --resume of this run's own last.pt takes precedence.
+    init_checkpoint: Path | None = None
     export_name: str = "pose-lite"
     model_store: Path | None = None
     resume: bool = False

@@ -62,6 +62,9 @@ def _prepare(cfg: TrainConfig) -> tuple[PoseNet, torch.optim.Optimizer, Progress
     if cfg.resume and last.exists():
         progress = load_checkpoint(last, net, optimizer)  # the schedule sets each step's rate
         print(f"resumed from {last}: epoch {progress.epoch}, step {progress.step}")
+    elif cfg.init_checkpoint is not None:
+        start = load_checkpoint(cfg.init_checkpoint, net)  # weights only
+        print(f"initialised from {cfg.init_checkpoint} (its step {start.step})")
     return net, optimizer, progress, skeleton
 
 

@@ -69,6 +69,36 @@ def test_front_view_has_the_right_side_on_the_image_left(seed: int) -> None:
     assert back.points[R_HIP, 0] > back.points[L_HIP, 0]
 
 
+@pytest.mark.parametrize("mark", ["buttons", "print", "plain"])
+def test_only_the_front_view_shows_a_face_and_the_front_of_the_top(mark: str) -> None:
+    """The facing cue that decides left from right: face, neckline and chest mark in front only."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(5)
+    look = replace(B.random_appearance(rng, 200.0), front=mark, hair_style="short")
+    drawn = {}
+    for view, yaw in (("front", 0.0), ("back", 180.0)):
+        person = P.pose_person(np.random.default_rng(9), 200.0, "standing", view=(view, yaw))
+        offset = person.points.min(axis=0) - 20
+        size = np.ceil(person.points.max(axis=0) - offset + 20).astype(int)
+        canvas = B.Canvas(int(size[1]), int(size[0]))
+        B.draw_person(canvas, person, look, offset)
+        drawn[view] = (canvas, person.points - offset)
+    for view, (canvas, pts) in drawn.items():
+        on_torso = canvas.pid == B.TORSO
+        face = (canvas.pid == B.HEADP) & ((canvas.lab & 7) == B.DARK)  # eyes, mouth
+        neckline = on_torso & ((canvas.lab & 7) == B.SKIN)
+        accent = on_torso & (((canvas.lab & 7) == B.EXTRA) | ((canvas.lab & 7) == B.DARK))
+        front = view == "front"
+        assert face.any() == front, view
+        assert neckline.any() == front, view
+        assert accent.any() == (front and mark != "plain"), view
+        if front:  # the neckline hangs below the neck, between the shoulders
+            ys, xs = np.nonzero(neckline)
+            assert pts[P.R_SHO, 0] < xs.mean() < pts[P.L_SHO, 0]
+            assert ys.mean() > pts[P.NECK, 1]
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_joints_lie_on_the_drawn_body(seed: int) -> None:
     rng = np.random.default_rng(seed)

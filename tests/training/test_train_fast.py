@@ -46,3 +46,29 @@ def test_train_export_reload_predict(scenes, tmp_path):
     # Resume continues from the checkpoint instead of starting over.
     resumed = train(TrainConfig(**{**cfg.__dict__, "max_steps": 7, "epochs": 10, "resume": True}))
     assert resumed.step == 7
+
+
+def test_init_checkpoint_copies_weights_and_restarts_the_step(scenes, tmp_path):
+    base = dict(
+        train_annotations=scenes / "annotations.json", train_images=scenes / "images",
+        val_annotations=scenes / "annotations.json", val_images=scenes / "images",
+        preset="tiny", batch_size=2, learning_rate=1e-3, epochs=1, crop_size=64, workers=0,
+        val_limit=2, export_name="pose-init", model_store=tmp_path / "store",
+    )  # fmt: skip
+    first = TrainConfig(**base, run_dir=tmp_path / "a", max_steps=3)
+    train(first)
+    source = torch.load(tmp_path / "a" / "last.pt", map_location="cpu", weights_only=False)
+
+    # learning rate 0: the fine-tuned run's weights stay exactly the initial checkpoint's.
+    tuned = TrainConfig(**{**base, "learning_rate": 0.0}, run_dir=tmp_path / "b", max_steps=1,
+                        init_checkpoint=tmp_path / "a" / "last.pt")
+    progress = train(tuned)
+    assert progress.step == 1  # counted from 0, not from the source run's 3
+    state = torch.load(tmp_path / "b" / "last.pt", map_location="cpu", weights_only=False)
+    conv = [k for k, v in source["model"].items() if v.dtype.is_floating_point and v.dim() == 4]
+    for key in conv:
+        assert torch.equal(state["model"][key], source["model"][key]), key
+    fresh = TrainConfig(**{**base, "learning_rate": 0.0}, run_dir=tmp_path / "c", max_steps=1)
+    train(fresh)
+    other = torch.load(tmp_path / "c" / "last.pt", map_location="cpu", weights_only=False)
+    assert not all(torch.equal(other["model"][k], source["model"][k]) for k in conv)

@@ -43,6 +43,10 @@ class Appearance:
     shoes: tuple[int, int, int]
     sleeves: str  # "none" | "short" | "long"
     legwear: str  # "trousers" | "shorts" | "skirt"
+    # What marks the front of the top (the facing cue real clothes give): a neckline plus
+    # "buttons" down the placket, a chest "print" in the accent colour, or "plain".
+    front: str = "plain"
+    accent: tuple[int, int, int] = (200, 30, 30)
 
 
 SKIN_TONES = np.array([
@@ -65,6 +69,8 @@ def random_appearance(rng: np.random.Generator, height: float) -> Appearance:
         shoes=_rgb(rng.uniform(0, 255, 3) * rng.uniform(0.2, 1.0)),
         sleeves=str(rng.choice(["none", "short", "long"], p=[0.15, 0.4, 0.45])),
         legwear=str(rng.choice(["trousers", "shorts", "skirt"], p=[0.65, 0.2, 0.15])),
+        front=str(rng.choice(["buttons", "print", "plain"], p=[0.35, 0.4, 0.25])),
+        accent=_rgb(rng.uniform(0, 255, 3)),
     )
 
 
@@ -152,6 +158,7 @@ def draw_person(
         parts.append((depth, len(parts), draw))
 
     add(float(d[P.NECK] + d[P.PELVIS]) / 2, lambda: _torso(canvas, pts, person, look))
+    add(float(d[P.NECK] + d[P.PELVIS]) / 2 - 1e-6, lambda: _torso_front(canvas, pts, person, look))
     limb(P.NECK, P.HEAD_BASE, 0.055 * w, SKIN, NECKP, bias=0.005, taper=0.85)
     add(float(d[P.HEAD]) - 0.02 * h, lambda: _head(canvas, pts, person, look))
     for sho, elb, wri, hand, ua, fa, hp in (
@@ -195,6 +202,31 @@ def _torso(canvas: Canvas, pts: np.ndarray, person: P.PosedPerson, look: Appeara
         canvas.polygon(np.concatenate([hips + depth * 0.9, hips - depth * 0.9]), BOTTOM, TORSO)
 
 
+def _torso_front(
+    canvas: Canvas, pts: np.ndarray, person: P.PosedPerson, look: Appearance
+) -> None:
+    """The front of the top, seen unless the person turns away: a skin neckline and the mark."""
+    if np.cos(np.radians(person.yaw)) < -0.2:
+        return
+    front = person.forward * person.body.chest * person.height * person.body.width * 0.85
+    neck, pelvis = pts[P.NECK], pts[P.PELVIS]
+    down = pelvis - neck
+    half_shoulders = (pts[P.L_SHO] - pts[P.R_SHO]) / 2
+    v = np.stack([neck + 0.34 * half_shoulders, neck - 0.34 * half_shoulders,
+                  neck + 0.24 * down]) + front
+    canvas.polygon(v, SKIN, TORSO)
+    size = float(np.linalg.norm(half_shoulders)) + 0.25 * float(np.linalg.norm(front))
+    if look.front == "buttons":
+        r = max(0.7, 0.045 * size)
+        for t in (0.33, 0.47, 0.61, 0.75):
+            canvas.ellipse(neck + t * down + front, (r, r), 0, DARK, None, rim=False)
+    elif look.front == "print":
+        centre = neck + 0.45 * down + front
+        angle = float(np.degrees(np.arctan2(down[1], down[0])))
+        axes = (0.16 * float(np.linalg.norm(down)), 0.45 * size)
+        canvas.ellipse(centre, axes, angle, EXTRA, None, rim=False)
+
+
 def _skirt(canvas: Canvas, pts: np.ndarray, person: P.PosedPerson) -> None:
     knees = pts[[P.R_KNE, P.L_KNE]]
     hips = pts[[P.R_HIP, P.L_HIP]]
@@ -222,17 +254,22 @@ def _head(canvas: Canvas, pts: np.ndarray, person: P.PosedPerson, look: Appearan
         hair_c = centre + up * (0.04 if back else 0.12) * length - fwd * 0.25 * half_w
         hair_len = (0.46 if back else 0.38) * length
         canvas.ellipse(hair_c, (hair_len, half_w * 1.06), angle, HAIR, HEADP)
-    if facing > -0.3 and half_w >= 2.5:
+    if facing > -0.3 and half_w >= 2.0:
         face = centre - up * 0.08 * length + fwd * 0.22 * half_w
-        face_w = half_w * (0.55 + 0.25 * abs(facing))
+        face_w = half_w * (0.6 + 0.25 * abs(facing))
         canvas.ellipse(face, (0.36 * length, face_w), angle, SKIN, HEADP, rim=False)
-        eye_r = max(0.6, 0.07 * half_w)
-        eyes = face + up * 0.08 * length + fwd * 0.3 * half_w
-        spread = 0.38 * half_w * max(abs(facing), 0.2)
+        eye_r = max(0.8, 0.13 * half_w)
+        eyes = face + up * 0.07 * length + fwd * 0.3 * half_w
+        spread = 0.4 * half_w * max(abs(facing), 0.2)
         for s in (-1.0, 1.0) if abs(facing) > 0.5 else (0.0,):
-            canvas.ellipse(eyes + lateral * s * spread, (eye_r, eye_r), 0, DARK, None, rim=False)
+            eye = eyes + lateral * s * spread
+            canvas.ellipse(eye, (eye_r, eye_r * 1.2), angle, DARK, None, rim=False)
+            brow = eye + up * 2.2 * eye_r
+            canvas.ellipse(brow, (eye_r * 0.45, eye_r * 1.7), angle, HAIR, None, rim=False)
+        nose = face - up * 0.06 * length + fwd * 0.45 * half_w
+        canvas.ellipse(nose, (eye_r * 1.1, eye_r * 0.55), angle, SKIN | SHADOW, None, rim=False)
         mouth = face - up * 0.2 * length + fwd * 0.1 * half_w
-        canvas.ellipse(mouth, (eye_r * 0.6, eye_r * 2.2 * max(abs(facing), 0.4)), angle, DARK,
+        canvas.ellipse(mouth, (eye_r * 0.7, eye_r * 2.6 * max(abs(facing), 0.4)), angle, DARK,
                        None, rim=False)
 
 
@@ -243,6 +280,7 @@ def colourise(
     lut = np.zeros((16, 3), np.float32)
     lut[SKIN], lut[HAIR], lut[SHOES] = look.skin, look.hair, look.shoes
     lut[DARK] = (40, 25, 25)
+    lut[EXTRA] = look.accent
     lut[TOP], lut[BOTTOM] = look.top.colour, look.bottom.colour
     lut[8:] = lut[:8] * 0.68  # the rim shade
     rgb = lut[lab]  # (h, w, 3)
