@@ -28,6 +28,7 @@ class TrainConfig:
     relative_sigma: float = 0.0
     background_weight: float = 0.05  # lambda of Eq. 6
     foreground_weight: float = 10.0  # 0 = the paper's plain L2 (service/training/loss.py)
+    twin_weight: float = 0.0  # extra weight where the left/right twin has its target (loss.py)
     warmup_steps: int = 200  # linear learning-rate warm-up
     # Cosine decay of the learning rate to 2% over this many steps (0 = constant after warm-up).
     schedule_steps: int = 0

@@ -75,13 +75,14 @@ def train(cfg: TrainConfig) -> Progress:
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     net, optimizer, progress, skeleton = _prepare(cfg)
     loader = build_loader(cfg, skeleton, net.output_stride)
+    twins = (skeleton.flip_permutation, skeleton.limb_flip_permutation)
     command = " ".join(shlex.quote(a) for a in ["boxpose", *sys.argv[1:]])
     last_save = time.monotonic()
     while progress.epoch < cfg.epochs and not _done(cfg, progress):
         net.train()
         bar = tqdm(loader, desc=f"epoch {progress.epoch + 1}/{cfg.epochs}", mininterval=10)
         for batch in bar:
-            loss = _step(net, optimizer, batch, cfg, progress.step)
+            loss = _step(net, optimizer, batch, cfg, progress.step, twins)
             progress.step += 1
             bar.set_postfix(loss=f"{loss:.3f}")
             append_csv(cfg.run_dir / "steps.csv", {"step": progress.step, "loss": loss,
@@ -112,14 +113,14 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 def _step(
     net: PoseNet, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
-    cfg: TrainConfig, step: int,
+    cfg: TrainConfig, step: int, twins: tuple[tuple[int, ...], tuple[int, ...]],
 ) -> float:
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(cfg, step)
     outputs = net(batch["image"])
     loss = total_loss(
         outputs, batch["maps"], batch["fields"], batch["mask"], cfg.background_weight,
-        cfg.foreground_weight,
+        cfg.foreground_weight, cfg.twin_weight, twins,
     )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
