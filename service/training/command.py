@@ -19,8 +19,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig(Path(), Path(), Path(), Path())
     for name in (
         "run_dir", "preset", "skeleton", "batch_size", "learning_rate", "epochs", "max_steps",
-        "crop_size", "sigma", "delta", "relative_sigma", "foreground_weight", "twin_weight",
-        "warmup_steps", "schedule_steps", "workers", "threads",
+        "crop_size", "p_person", "min_person", "max_person", "sigma", "delta", "relative_sigma",
+        "foreground_weight", "twin_weight", "warmup_steps", "schedule_steps", "workers", "threads",
         "checkpoint_minutes", "val_limit", "seed", "backbone_weights", "init_checkpoint",
         "export_name", "model_store",
     ):  # fmt: skip

@@ -23,6 +23,11 @@ class TrainConfig:
     epochs: int = 50
     max_steps: int = 0  # 0 = no limit
     crop_size: int = 256
+    # Share of crops centred on one person scaled to min..max_person x crop_size (log-uniform;
+    # above 1 the person is cut by the crop); the others show the whole image (augment.py).
+    p_person: float = 0.7
+    min_person: float = 0.15
+    max_person: float = 0.9
     sigma: float = 6.0  # Eq. 1 in input pixels (at the crop's scale)
     delta: float = 4.0  # Eq. 3 half width
     relative_sigma: float = 0.0

@@ -30,7 +30,10 @@ def build_loader(cfg: TrainConfig, skeleton: Skeleton, stride: int) -> DataLoade
     from service.targets import TargetConfig
 
     data_cfg = DatasetConfig(
-        augment=AugmentConfig(size=cfg.crop_size),
+        augment=AugmentConfig(
+            size=cfg.crop_size, p_person=cfg.p_person,
+            person_height=(cfg.min_person, cfg.max_person),
+        ),
         targets=TargetConfig(
             stride=stride, sigma=cfg.sigma, delta=cfg.delta, relative_sigma=cfg.relative_sigma
         ),

@@ -72,3 +72,16 @@ def test_init_checkpoint_copies_weights_and_restarts_the_step(scenes, tmp_path):
     train(fresh)
     other = torch.load(tmp_path / "c" / "last.pt", map_location="cpu", weights_only=False)
     assert not all(torch.equal(other["model"][k], source["model"][k]) for k in conv)
+
+
+def test_crop_options_reach_the_augmentation(scenes, tmp_path):
+    from service.skeleton import AIC14
+    from service.training.loop import build_loader
+
+    cfg = TrainConfig(
+        train_annotations=scenes / "annotations.json", train_images=scenes / "images",
+        val_annotations=scenes / "annotations.json", val_images=scenes / "images",
+        run_dir=tmp_path, crop_size=96, p_person=0.9, min_person=0.3, max_person=1.5, workers=0,
+    )  # fmt: skip
+    augment = build_loader(cfg, AIC14, 4).dataset.datasets[0].config.augment
+    assert (augment.size, augment.p_person, augment.person_height) == (96, 0.9, (0.3, 1.5))
