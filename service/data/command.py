@@ -23,14 +23,27 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-height", type=float, default=SynthConfig.min_height,
                         help="smallest person height, fraction of the image height")
     parser.add_argument("--max-height", type=float, default=SynthConfig.max_height)
+    parser.add_argument("--views", default=",".join(str(w) for w in SynthConfig.view_weights),
+                        help="relative weights of front, back and side views")
     parser.add_argument("--workers", type=int, default=1, help="processes")
     parser.add_argument("--contact-sheet", type=Path, default=None,
                         help="write a PNG grid of --count scenes with skeletons instead")
 
 
+def _weights(text: str) -> tuple[float, float, float]:
+    try:
+        front, back, side = (float(w) for w in text.split(","))
+    except ValueError:
+        raise SystemExit(f"--views wants three weights (front,back,side), got {text!r}") from None
+    if min(front, back, side) < 0 or front + back + side <= 0:
+        raise SystemExit(f"--views weights must be >= 0 with a positive sum, got {text!r}")
+    return front, back, side
+
+
 def run(args: argparse.Namespace) -> int:
     config = SynthConfig(min_people=args.min_people, max_people=args.max_people,
-                         min_height=args.min_height, max_height=args.max_height)
+                         min_height=args.min_height, max_height=args.max_height,
+                         view_weights=_weights(args.views))
     if args.contact_sheet is not None:
         sheet = contact_sheet(args.seed, min(args.count, 24), args.width, args.height,
                               config=config)

@@ -146,3 +146,25 @@ def test_parallel_writing_gives_the_same_files(tmp_path: Path) -> None:
 def test_contact_sheet_is_a_grid() -> None:
     sheet = contact_sheet(seed=0, count=6, width=64, height=48, cols=3)
     assert sheet.shape == (96, 192, 3)
+
+
+def test_view_weights_choose_the_views() -> None:
+    upright = tuple(k for k in P.POSE_KINDS if k != "lying")
+    only_front = SynthConfig(min_people=6, max_people=6, view_weights=(1.0, 0.0, 0.0),
+                             kinds=upright)  # fmt: skip
+    only_back = SynthConfig(min_people=6, max_people=6, view_weights=(0.0, 1.0, 0.0),
+                            kinds=upright)  # fmt: skip
+    for seed in range(4):
+        front = generate_scene(np.random.default_rng(seed), 320, 240, only_front)
+        back = generate_scene(np.random.default_rng(seed), 320, 240, only_back)
+        assert set(front.views) <= {"front"} and set(back.views) <= {"back"}
+        assert len(front.views) > 0 and len(back.views) > 0
+
+
+def test_views_flag_is_checked() -> None:
+    from service.data.command import _weights
+
+    assert _weights("0.65,0.2,0.15") == (0.65, 0.2, 0.15)
+    for bad in ("1,2", "a,b,c", "-1,1,1", "0,0,0"):
+        with pytest.raises(SystemExit, match="--views"):
+            _weights(bad)

@@ -212,8 +212,14 @@ def _chain(a: Angles, b: Body, u: U) -> np.ndarray:
     return p
 
 
-def random_view(rng: np.random.Generator) -> tuple[str, float]:
-    view = VIEWS[int(rng.choice(3, p=[0.45, 0.25, 0.30]))]
+VIEW_WEIGHTS = (0.45, 0.25, 0.30)  # front, back, side
+
+
+def random_view(
+    rng: np.random.Generator, weights: tuple[float, ...] = VIEW_WEIGHTS
+) -> tuple[str, float]:
+    p = np.asarray(weights, np.float64)
+    view = VIEWS[int(rng.choice(3, p=p / p.sum()))]
     if view == "front":
         return view, float(rng.uniform(-35, 35))
     if view == "back":
@@ -223,14 +229,14 @@ def random_view(rng: np.random.Generator) -> tuple[str, float]:
 
 def pose_person(
     rng: np.random.Generator, height: float, kind: str | None = None,
-    view: tuple[str, float] | None = None,
+    view: tuple[str, float] | None = None, view_weights: tuple[float, ...] = VIEW_WEIGHTS,
 ) -> PosedPerson:
     """A posed body, `height` px tall when standing, its feet's midpoint near the origin."""
     kind = kind or POSE_KINDS[int(rng.integers(len(POSE_KINDS)))]
     body = random_body(rng)
     u: U = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
     pts = _chain(POSES[kind](u), body, u) * height  # (P, 3) body frame
-    view_name, yaw = view or random_view(rng)
+    view_name, yaw = view or random_view(rng, view_weights)
     t = np.radians(yaw)
     # Body (left, down, forward) -> image (x, y) and depth; yaw 0 = facing the camera.
     x = pts[:, 0] * np.cos(t) + pts[:, 2] * np.sin(t)

@@ -34,6 +34,7 @@ class SynthConfig:
     p_distractor: float = 0.45  # objects in front of people
     photometric: bool = True
     kinds: tuple[str, ...] = P.POSE_KINDS
+    view_weights: tuple[float, ...] = P.VIEW_WEIGHTS  # front, back, side
 
 
 @dataclass
@@ -65,7 +66,7 @@ def _people(rng: np.random.Generator, w: int, h: int, cfg: SynthConfig) -> list[
     for _ in range(_count(rng, cfg)):
         size = float(np.exp(rng.uniform(lo, hi))) * h
         kind = cfg.kinds[int(rng.integers(len(cfg.kinds)))]
-        person = P.pose_person(rng, size, kind)
+        person = P.pose_person(rng, size, kind, view_weights=cfg.view_weights)
         if people and rng.random() < cfg.p_cluster:
             ref = people[int(rng.integers(len(people)))]
             anchor = ref.points[P.PELVIS] + rng.normal(0, 0.25, 2) * ref.height

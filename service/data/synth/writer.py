@@ -11,6 +11,7 @@ region for the readers, as unannotated people in COCO do.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 from collections.abc import Iterator
@@ -74,7 +75,9 @@ def write_dataset(
         for rec in records:
             rec["id"] = len(anns) + 1
             anns.append(rec)
-    coco = {"info": {"description": "boxpose synthetic scenes", "seed": seed},
+    info = {"description": "boxpose synthetic scenes", "seed": seed,
+            "config": dataclasses.asdict(config)}
+    coco = {"info": info,
             "images": images, "annotations": anns, "categories": categories()}
     (out / "annotations.json").write_text(json.dumps(coco))
     return coco
