@@ -33,6 +33,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scales", default="1.0", help="comma-separated, e.g. 0.7,1.0,1.3")
     parser.add_argument("--flip", action="store_true",
                         help="average with the mirrored image's maps (test-time flip)")
+    parser.add_argument("--supplement", action="store_true",
+                        help="add greedy boxes where the detector found nobody (with --detector)")
     parser.add_argument("--sigmas", choices=("aic", "coco", "both"), default="both")
     parser.add_argument("--out", type=Path, help="write predictions as a COCO results JSON")
     parser.add_argument("--limit", type=int, help="evaluate the first N images only")
@@ -87,7 +89,10 @@ def _model_results(
         raise SystemExit("--model needs --images DIR")
     pipeline = Pipeline.from_store(
         args.model, detector_name=args.detector, device="cpu",
-        config=PipelineConfig(parser_name=args.parser, flip=args.flip),
+        config=PipelineConfig(
+            parser_name=args.parser, flip=args.flip,
+            parser=ParserConfig(supplement_detector_boxes=args.supplement),
+        ),
     )
     scales = tuple(float(s) for s in str(args.scales).split(","))
     results, ids = [], []

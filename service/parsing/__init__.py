@@ -43,7 +43,30 @@ def parse(
         raise ValueError(f"unknown parser {name!r}; choose from {sorted(PARSERS)}")
     if name == "boxes" and boxes is None:
         boxes = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
+    elif (name == "boxes" and config.supplement_detector_boxes and boxes
+          and any(box.source == "detector" for box in boxes)):  # fmt: skip
+        greedy = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
+        boxes = supplement(boxes, greedy, config.supplement_max_iou)
     return PARSERS[name](maps, fields, skeleton, stride, boxes, config)
+
+
+def supplement(boxes: list[Box], extra: list[Box], max_iou: float) -> list[Box]:
+    """`boxes` plus each box of `extra` that overlaps none of them by IoU >= max_iou."""
+    if not extra:
+        return boxes
+    iou = pairwise_iou(np.array([e.as_list() for e in extra]),
+                       np.array([b.as_list() for b in boxes]))  # fmt: skip
+    return list(boxes) + [box for box, row in zip(extra, iou, strict=True) if row.max() < max_iou]
+
+
+def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4), (M, 4) xyxy -> (N, M) intersection over union."""
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def boxes_from_poses(poses: list[Pose], margin: float = 0.2) -> list[Box]:
@@ -65,5 +88,6 @@ def boxes_from_poses(poses: list[Pose], margin: float = 0.2) -> list[Box]:
 
 __all__ = [
     "PAPER_SCALES", "PARSERS", "Parser", "ParserConfig", "boxes_from_poses", "fuse_scales",
-    "parse", "parse_greedy", "parse_in_boxes", "unflip_outputs",
+    "parse", "parse_greedy", "parse_in_boxes", "pairwise_iou", "supplement",
+    "unflip_outputs",
 ]  # fmt: skip

@@ -47,6 +47,9 @@ class ParserConfig:
     min_joints: a pose with fewer joints is dropped (the box "produces nothing").
     samples_per_cell, min_samples, max_samples: Eq. 5 samples |Q| = clip(length in map cells
         x samples_per_cell + 1, min, max), so |Q| grows with the segment's length.
+    supplement_detector_boxes: detector boxes (source "detector") are joined by the fallback's
+        greedy boxes that overlap none of them by IoU >= supplement_max_iou: people the detector
+        missed still get a box. Client boxes are never supplemented.
     greedy_min_joints, greedy_min_mean_score: OpenPose's pruning of its assembled people.
     greedy_sample_fraction, greedy_sample_threshold: OpenPose's criterion that a fraction of the
         samples on a segment must agree with the field.
@@ -73,6 +76,8 @@ class ParserConfig:
     samples_per_cell: float = 1.0
     min_samples: int = 5
     max_samples: int = 25
+    supplement_detector_boxes: bool = False
+    supplement_max_iou: float = 0.3
     greedy_min_joints: int = 3
     greedy_min_mean_score: float = 0.2
     greedy_sample_fraction: float = 0.8

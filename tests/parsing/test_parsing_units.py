@@ -101,3 +101,30 @@ def test_noise_maps_are_capped_per_joint_and_parse_quickly_bounded():
         assert np.allclose(np.sort(capped.score[ids])[::-1], best)
     poses = parse("greedy", maps, fields, AIC14, 4, None, ParserConfig(max_peaks_per_joint=16))
     assert isinstance(poses, list)
+
+
+def test_pairwise_iou_against_hand_computation() -> None:
+    from service.parsing import pairwise_iou
+
+    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    b = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [100, 100, 101, 101]], float)
+    expected = np.array([[50 / 150, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    assert np.allclose(pairwise_iou(a, b), expected)
+
+
+def test_greedy_boxes_supplement_detector_boxes_only() -> None:
+    from dataclasses import replace
+
+    from service.types import Box
+
+    kp, maps, fields, gt = scene(person(120, 60), person(360, 60))
+    found = gt[0].extended(0.1)
+    detector = [Box(found.x1, found.y1, found.x2, found.y2, 0.9, "detector")]  # one missed
+    client = [replace(detector[0], source="client")]
+    on = ParserConfig(supplement_detector_boxes=True)
+    assert len(parse("boxes", maps, fields, AIC14, STRIDE, detector)) == 1  # off by default
+    poses = parse("boxes", maps, fields, AIC14, STRIDE, detector, on)
+    assert len(poses) == 2
+    necks = sorted(float(p.keypoints[AIC14.joints.index("neck"), 0]) for p in poses)
+    assert np.allclose(necks, [120, 360], atol=1.0)
+    assert len(parse("boxes", maps, fields, AIC14, STRIDE, client, on)) == 1  # the client's say
