@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from service.detector.loss import detector_loss
 from service.detector.net import DetectorNet, build_detector
 from service.runtime.model_store import MODEL_STORE
 from service.training.curves import append_csv, plot_curves
+from service.training.schedule import warmup_cosine
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,9 @@ class Run:
 
 
 def learning_rate(cfg: DetectorTrainConfig, step: int, total: int) -> float:
-    """Linear warm-up, then cosine decay to `final_lr_fraction` of the peak."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
-    low = cfg.final_lr_fraction
-    return cfg.lr * (low + (1 - low) * 0.5 * (1 + math.cos(math.pi * t)))
+    """Linear warm-up, then cosine decay (from the end of the warm-up) to `final_lr_fraction`."""
+    return warmup_cosine(step, cfg.lr, cfg.warmup_steps, total, cfg.final_lr_fraction,
+                         cosine_from=cfg.warmup_steps)
 
 
 def save_checkpoint(path: Path, run: Run) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import shlex
 import sys
 import time
@@ -20,6 +19,7 @@ from service.training.checkpoint import Progress, load_checkpoint, save_checkpoi
 from service.training.config import TrainConfig
 from service.training.curves import append_csv, plot_curves
 from service.training.loss import total_loss
+from service.training.schedule import warmup_cosine
 from service.training.validate import validate
 
 
@@ -105,13 +105,8 @@ def _done(cfg: TrainConfig, progress: Progress) -> bool:
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """Linear warm-up, then constant or a cosine decay to 2% at `schedule_steps`."""
-    if step < cfg.warmup_steps:
-        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
-    if cfg.schedule_steps <= 0:
-        return cfg.learning_rate
-    done = min(1.0, step / cfg.schedule_steps)
-    return cfg.learning_rate * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * done)))
+    """Linear warm-up, then constant or a cosine decay (from step 0) to 2% at `schedule_steps`."""
+    return warmup_cosine(step, cfg.learning_rate, cfg.warmup_steps, cfg.schedule_steps)
 
 
 def _step(

@@ -33,3 +33,17 @@ def test_cosine_reaches_two_percent_at_the_end_and_stays():
     assert learning_rate(cfg, 5000) == pytest.approx(2e-5)
     rates = [learning_rate(cfg, s) for s in range(0, 1001, 50)]
     assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+
+
+def test_detector_cosine_starts_after_its_warm_up():
+    from pathlib import Path
+
+    from service.detector.train import DetectorTrainConfig
+    from service.detector.train import learning_rate as detector_rate
+
+    cfg = DetectorTrainConfig(Path("t"), Path("v"), lr=2e-3, warmup_steps=100)
+    assert detector_rate(cfg, 0, 1100) == pytest.approx(2e-5)
+    assert detector_rate(cfg, 100, 1100) == pytest.approx(2e-3)  # the cosine's start
+    assert detector_rate(cfg, 600, 1100) == pytest.approx(2e-3 * (0.02 + 0.98 * 0.5))
+    assert detector_rate(cfg, 1100, 1100) == pytest.approx(2e-3 * 0.02)
+    assert detector_rate(cfg, 5000, 1100) == pytest.approx(2e-3 * 0.02)
