@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
+
 
 def read_csv(path: Path) -> list[dict[str, str]]:
     if not path.exists():
@@ -37,7 +39,12 @@ def plot_curves(
     if steps:
         x = [int(r["step"]) for r in steps]
         y = [float(r["loss"]) for r in steps]
-        ax_loss.plot(x, y, lw=0.8)
+        ax_loss.plot(x, y, lw=0.5, alpha=0.35, label="per step")
+        window = max(1, min(200, len(y) // 10))
+        if window > 1:  # the trend the per-step noise hides
+            mean = np.convolve(y, np.ones(window) / window, mode="valid")
+            ax_loss.plot(x[window - 1:], mean, lw=1.5, label=f"mean of {window} steps")
+            ax_loss.legend()
         ax_loss.set_yscale("log")
     ax_loss.set(title="training loss", xlabel="step")
     if epochs:
