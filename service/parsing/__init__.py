@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from service.parsing.boxes import parse_in_boxes
+from service.parsing.boxes import pairwise_iou, parse_in_boxes, supplement
 from service.parsing.config import DEFAULT_CONFIG, ParserConfig
 from service.parsing.greedy import parse_greedy
 from service.parsing.multiscale import PAPER_SCALES, fuse_scales, unflip_outputs
@@ -48,25 +48,6 @@ def parse(
         greedy = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
         boxes = supplement(boxes, greedy, config.supplement_max_iou)
     return PARSERS[name](maps, fields, skeleton, stride, boxes, config)
-
-
-def supplement(boxes: list[Box], extra: list[Box], max_iou: float) -> list[Box]:
-    """`boxes` plus each box of `extra` that overlaps none of them by IoU >= max_iou."""
-    if not extra:
-        return boxes
-    iou = pairwise_iou(np.array([e.as_list() for e in extra]),
-                       np.array([b.as_list() for b in boxes]))  # fmt: skip
-    return list(boxes) + [box for box, row in zip(extra, iou, strict=True) if row.max() < max_iou]
-
-
-def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, 4), (M, 4) xyxy -> (N, M) intersection over union."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def boxes_from_poses(poses: list[Pose], margin: float = 0.2) -> list[Box]:

@@ -136,3 +136,22 @@ BOX_CHOICES: dict[str, Callable[[ParserConfig], Callable[[Pose], tuple[float, fl
     "joints": _by_joints,
     "confidence": _by_confidence,
 }
+
+
+def supplement(boxes: list[Box], extra: list[Box], max_iou: float) -> list[Box]:
+    """`boxes` plus each box of `extra` that overlaps none of them by IoU >= max_iou."""
+    if not extra:
+        return boxes
+    iou = pairwise_iou(np.array([e.as_list() for e in extra]),
+                       np.array([b.as_list() for b in boxes]))  # fmt: skip
+    return list(boxes) + [box for box, row in zip(extra, iou, strict=True) if row.max() < max_iou]
+
+
+def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4), (M, 4) xyxy -> (N, M) intersection over union."""
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
