@@ -14,7 +14,7 @@ from service.evaluation.coco_eval import (
     sigmas_for,
     skeleton_from_category,
 )
-from service.evaluation.oracle import image_people, oracle_results
+from service.evaluation.oracle import ORACLE_JOINTS, image_people, oracle_results
 from service.parsing import PARSERS, ParserConfig
 from service.skeleton import Skeleton
 
@@ -26,6 +26,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--oracle", action="store_true",
                         help="maps encoded from the ground truth itself (measures the parser)")
     source.add_argument("--model", help="pose model name in the model store")
+    parser.add_argument("--oracle-joints", choices=ORACLE_JOINTS, default="all",
+                        help="with --oracle: maps from all labelled joints, or the visible only")
     parser.add_argument("--detector", help="detector model name (default: ground-truth boxes)")
     parser.add_argument("--parser", choices=sorted(PARSERS), default="boxes")
     parser.add_argument("--boxes", choices=("gt", "none"), default="gt",
@@ -43,9 +45,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     ground_truth = json.loads(Path(args.annotations).read_text())
     skeleton = skeleton_from_category(ground_truth["categories"][0])
+    if args.oracle_joints != "all" and not args.oracle:
+        raise SystemExit("--oracle-joints is for --oracle (maps drawn from the ground truth)")
     if args.oracle:
         results, ids = oracle_results(ground_truth, skeleton, args.parser, ParserConfig(),
-                                      use_boxes=args.boxes == "gt", limit=args.limit)
+                                      use_boxes=args.boxes == "gt", limit=args.limit,
+                                      joints=args.oracle_joints)
     else:
         results, ids = _model_results(args, ground_truth, skeleton)
     if args.out:
@@ -54,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     names = ("aic", "coco") if args.sigmas == "both" else (args.sigmas,)
     if skeleton.name != "aic14":
         names = ("coco",)
-    source = "oracle" if args.oracle else f"model {args.model}"
+    source = f"oracle ({args.oracle_joints} joints)" if args.oracle else f"model {args.model}"
     print(f"{len(ids)} images, {len(results)} poses, {source}, parser {args.parser}")
     for name in names:
         stats = evaluate_keypoints(ground_truth, results, sigmas_for(skeleton, name), ids)

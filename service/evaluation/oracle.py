@@ -1,6 +1,9 @@
 """COCO ground truth -> maps and fields encoded from it (the targets code) -> parsed poses.
 
 The oracle measures the parser alone: with perfect maps, what AP does parsing reach?
+`joints="visible"` draws the maps from the visible joints only (v = 2; hidden ones, v = 1, get
+no peak): the AP of a network that localises everything it can see exactly and guesses nothing
+behind an occluder, an upper bound for any model that cannot see through people.
 """
 
 from __future__ import annotations
@@ -46,13 +49,28 @@ def _box(bbox: list[float]) -> Box:
     return Box(x, y, x + max(w, 1.0), y + max(h, 1.0), 1.0, "ground_truth")
 
 
+ORACLE_JOINTS = ("all", "visible")
+
+
+def visible_only(keypoints: np.ndarray) -> np.ndarray:
+    """(N, J, 3) keypoints -> a copy where hidden joints (v = 1) are unlabelled (0, 0, 0)."""
+    out = np.array(keypoints, dtype=np.float64, copy=True)
+    out[out[..., 2] == 1] = 0.0
+    return out
+
+
 def oracle_poses(
     keypoints: np.ndarray, boxes: list[Box] | None, height: int, width: int, skeleton: Skeleton,
     parser: str = "boxes", config: ParserConfig = DEFAULT_CONFIG,
     targets: TargetConfig = DEFAULT_TARGETS, damage: Damage | None = None,
+    joints: str = "all",
 ) -> list[Pose]:
-    """(N, J, 3) GT keypoints -> Eq. 1-4 maps and fields -> (damage) -> parsed poses."""
-    encoded = encode(keypoints, skeleton, height, width, targets)
+    """(N, J, 3) GT keypoints -> Eq. 1-4 maps and fields -> (damage) -> parsed poses.
+    joints: "all" labelled joints make the maps, or only the "visible" ones."""
+    if joints not in ORACLE_JOINTS:
+        raise ValueError(f"joints must be one of {ORACLE_JOINTS}, not {joints!r}")
+    drawn = visible_only(keypoints) if joints == "visible" else keypoints
+    encoded = encode(drawn, skeleton, height, width, targets)
     maps, fields, given = encoded.maps, encoded.fields, list(boxes or [])
     if damage is not None:
         maps, fields, given = damage(maps, fields, given)
@@ -64,6 +82,7 @@ def oracle_results(
     ground_truth: dict[str, Any], skeleton: Skeleton, parser: str = "boxes",
     config: ParserConfig = DEFAULT_CONFIG, targets: TargetConfig = DEFAULT_TARGETS,
     use_boxes: bool = True, limit: int | None = None, damage: Damage | None = None,
+    joints: str = "all",
 ) -> tuple[list[dict], list[int]]:
     """All images of a COCO dict -> (COCO results entries, evaluated image ids)."""
     from service.evaluation.coco_eval import poses_to_results
@@ -71,7 +90,8 @@ def oracle_results(
     results, ids = [], []
     for image, kp, boxes in image_people(ground_truth, skeleton, limit):
         poses = oracle_poses(kp, boxes if use_boxes else None, int(image["height"]),
-                             int(image["width"]), skeleton, parser, config, targets, damage)
+                             int(image["width"]), skeleton, parser, config, targets, damage,
+                             joints)
         results += poses_to_results(poses, int(image["id"]))
         ids.append(int(image["id"]))
     return results, ids

@@ -71,3 +71,40 @@ def test_eval_command_with_the_oracle_writes_results(tmp_path: Path, capsys) -> 
     assert main(["eval", "--annotations", str(path), "--oracle", "--parser", "greedy",
                  "--boxes", "none", "--limit", "2", "--sigmas", "aic"]) == 0
     assert "2 images" in capsys.readouterr().out
+
+
+def _hide(gt: dict, joint: int) -> dict:
+    """The same ground truth with `joint` hidden (v = 1) wherever it is labelled."""
+    hidden = json.loads(json.dumps(gt))
+    for ann in hidden["annotations"]:
+        if ann["keypoints"][3 * joint + 2] > 0:
+            ann["keypoints"][3 * joint + 2] = 1
+    return hidden
+
+
+def test_visible_joint_oracle_draws_no_peak_for_hidden_joints() -> None:
+    wrist = AIC14.joints.index("right_wrist")
+    gt = _hide(_ground_truth(n=6), wrist)
+    everything, ids = oracle_results(gt, AIC14, "boxes")
+    visible, _ = oracle_results(gt, AIC14, "boxes", joints="visible")
+    sigmas = sigmas_for(AIC14, "aic")
+    assert evaluate_keypoints(gt, everything, sigmas, ids)["AP"] >= 0.99
+    assert evaluate_keypoints(gt, visible, sigmas, ids)["AP"] < 0.9
+    wrist_scores = [r["keypoints"][3 * wrist + 2] for r in visible]
+    assert wrist_scores and max(wrist_scores) == 0.0  # no pose has a right wrist
+    necks = [r["keypoints"][3 * AIC14.joints.index("neck") + 2] > 0 for r in visible]
+    assert sum(necks) >= 0.8 * len(necks)  # the other joints are still found (some truncated)
+    with pytest.raises(ValueError, match="joints"):
+        oracle_results(gt, AIC14, "boxes", joints="hidden")
+
+
+def test_eval_command_oracle_joints(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(_hide(_ground_truth(n=3), AIC14.joints.index("left_ankle"))))
+    assert main(["eval", "--annotations", str(path), "--oracle", "--oracle-joints", "visible",
+                 "--sigmas", "aic"]) == 0
+    printed = capsys.readouterr().out
+    assert "oracle (visible joints)" in printed and "aic sigmas: AP 100.00" not in printed
+    with pytest.raises(SystemExit, match="--oracle-joints is for --oracle"):
+        main(["eval", "--annotations", str(path), "--model", "pose-lite",
+              "--oracle-joints", "visible"])
