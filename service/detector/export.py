@@ -71,3 +71,36 @@ def export_detector(
         "validation": validation or {},
         "training": training or {},
     })  # fmt: skip
+
+
+def reexport_detector(
+    checkpoint: Path, source: dict[str, Any], out_dir: Path, name: str, input_long_side: int,
+    val_dir: Path | None = None, command: str = "",
+) -> Path:
+    """A detector training checkpoint -> the same weights exported with another working
+    resolution (the long side its module resizes images to). `source` is the manifest of the
+    model the checkpoint was exported as: its training record and data sets are carried over.
+    With `val_dir`, the box AP is measured again at the new resolution (and the recommended
+    score threshold with it); without, the manifest records no validation."""
+    from service.detector.config import DETECTOR_PRESETS
+    from service.detector.data import read_coco_boxes
+    from service.detector.evaluate import evaluate_detector
+
+    if input_long_side < 32:
+        raise ValueError(f"input_long_side {input_long_side} is too small (>= 32)")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    preset = DETECTOR_PRESETS[state.get("preset", source.get("preset", "lite"))]
+    net = DetectorNet(dataclasses.replace(preset, input_long_side=input_long_side))
+    net.load_state_dict(state["model"])
+    net.eval()
+    validation: dict[str, Any] = {}
+    if val_dir is not None:
+        ap = evaluate_detector(InferenceDetector(net).eval(), read_coco_boxes(Path(val_dir)))
+        validation = {**ap.as_dict(), "evaluator": "pycocotools COCOeval iouType bbox",
+                      "dataset": str(val_dir)}  # fmt: skip
+    training = {
+        **source.get("training", {}),
+        "reexport": {"checkpoint": str(checkpoint), "input_long_side": input_long_side,
+                     "trained_long_side": preset.input_long_side, "command": command},
+    }  # fmt: skip
+    return export_detector(net, out_dir, name, source.get("trained_on", {}), validation, training)
