@@ -9,8 +9,13 @@ Side by side, in one run, on the same people:
   localises everything it sees exactly and guesses nothing behind an occluder), both parsed by
   the box parser in the ground-truth boxes.
 
-Rerun: `.venv/bin/python bench/target_bounds.py [--write]`; `--write` rewrites its section of
-BENCHMARKS.md (`bench:target_bounds`).
+Rerun (the two sets of docs/data.md: the validation set, and one whose people measure about
+190 px like the issue's calibration):
+
+    .venv/bin/python bench/target_bounds.py --annotations data/val/annotations.json \
+        data/val-calibration/annotations.json --write
+
+`--write` rewrites its section of BENCHMARKS.md (`bench:target_bounds`).
 """
 
 from __future__ import annotations
@@ -48,20 +53,24 @@ def _people(gt: dict) -> tuple[int, float, float, float]:
     return len(anns), float(np.median(size)), float(np.percentile(size, 90)), hidden
 
 
+def _generated(gt: dict) -> str:
+    """How `boxpose synth` made the file (its info), in a few words."""
+    info = gt.get("info", {})
+    cfg = info.get("config", {})
+    if not cfg:
+        return "not generated here"
+    return (f"seed {info.get('seed')}, people {cfg['min_height']:.0%}-{cfg['max_height']:.0%} of"
+            " the image height")
+
+
 def _ap(gt: dict, results: list[dict], ids: list[int], sigmas: np.ndarray) -> tuple[float, ...]:
     stats = evaluate_keypoints(gt, results, sigmas, ids)
     return tuple(100 * stats[k] for k in ("AP", "AP50", "AP75"))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--annotations", type=Path, default=VAL)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--write", action="store_true", help="write the BENCHMARKS.md section")
-    args = parser.parse_args()
-    if not args.annotations.is_file():
-        raise SystemExit(f"{args.annotations} not found: generate it (docs/data.md)")
-    gt = json.loads(args.annotations.read_text())
+def table(annotations: Path, seed: int) -> str:
+    """The markdown table of one COCO keypoint file."""
+    gt = json.loads(annotations.read_text())
     skeleton = skeleton_from_category(gt["categories"][0])
     sigmas = sigmas_for(skeleton, "aic")
     ids = [int(image["id"]) for image in gt["images"]]
@@ -69,7 +78,7 @@ def main() -> int:
 
     rows = []
     for visible_px, hidden_px, drop in NOISE_ROWS:
-        rng = np.random.default_rng(args.seed)
+        rng = np.random.default_rng(seed)
         results = perturbed_results(gt, visible_px, hidden_px, rng, drop_hidden=drop)
         what = (f"ground truth, visible joints +{visible_px} px, "
                 + ("hidden joints left out" if drop else f"hidden +{hidden_px} px"))
@@ -78,22 +87,33 @@ def main() -> int:
         results, oracle_ids = oracle_results(gt, skeleton, "boxes", joints=joints)
         rows.append((f"oracle maps from {joints} labelled joints, box parser in GT boxes",
                      *_ap(gt, results, oracle_ids, sigmas)))
-
-    path = args.annotations.resolve()
+    path = annotations.resolve()
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    lines = [
-        "## What the pose target asks (AIC sigmas, ground-truth boxes)",
-        "",
-        f"`bench/target_bounds.py` on `{shown}`: {len(ids)} images, {people} people,"
+    return "\n".join([
+        f"`{shown}` ({_generated(gt)}): {len(ids)} images, {people} people,"
         f" size (square root of box area) median {median:.0f} px, 90th percentile {p90:.0f} px;"
-        f" {100 * hidden:.1f}% of the labelled joints are hidden (v = 1). Noise is per"
-        f" coordinate, seed {args.seed}.",
+        f" {100 * hidden:.1f}% of the labelled joints are hidden (v = 1).",
         "",
         "| predictions | AP | AP50 | AP75 |",
         "|---|---|---|---|",
         *[f"| {what} | {ap:.2f} | {ap50:.2f} | {ap75:.2f} |" for what, ap, ap50, ap75 in rows],
-    ]
-    text = "\n".join(lines)
+    ])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--annotations", type=Path, nargs="+", default=[VAL])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write", action="store_true", help="write the BENCHMARKS.md section")
+    args = parser.parse_args()
+    for path in args.annotations:
+        if not path.is_file():
+            raise SystemExit(f"{path} not found: generate it (docs/data.md)")
+    text = "\n\n".join([
+        "## What the pose target asks (AIC sigmas, ground-truth boxes)",
+        f"`bench/target_bounds.py`; noise is per coordinate (Gaussian, seed {args.seed}).",
+        *[table(path, args.seed) for path in args.annotations],
+    ])
     print(text)
     if args.write:
         write_section("target_bounds", text)
