@@ -1,40 +1,63 @@
-# boxpose REST service: CPU image by default; build with
-#   --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu124  for a CUDA image (then run
-#   with a GPU and BOXPOSE_DEVICE=cuda; BOXPOSE_FP16=true halves the forward time on most GPUs).
-FROM python:3.11-slim AS base
+# syntax=docker/dockerfile:1
+# The boxpose REST service. CPU image by default; for NVIDIA GPUs build with --build-arg DEVICE=cuda
+#   docker build -t boxpose:cpu .
+#   docker build --build-arg DEVICE=cuda -t boxpose:gpu .
+# DEVICE picks the base stage below and with it the torch 2.13.0 wheel index: CUDA wheels carry
+# their own CUDA runtime libraries, so both images are Debian slim and a GPU host needs only the
+# NVIDIA driver and container toolkit. CUDA_VARIANT names the CUDA build of torch (the wheel
+# index's directory); PYTHON_IMAGE the Python 3.11 base of both stages.
+ARG DEVICE=cpu
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+FROM ${PYTHON_IMAGE} AS base-cpu
+ENV TORCH_INDEX=https://download.pytorch.org/whl/cpu
 
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
- && rm -rf /var/lib/apt/lists/*
+FROM ${PYTHON_IMAGE} AS base-cuda
+ARG CUDA_VARIANT=cu128
+ENV TORCH_INDEX=https://download.pytorch.org/whl/${CUDA_VARIANT} \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
 
-WORKDIR /app
-# Dependencies first (cached while only the code changes). torch from its own index: the CPU
-# wheel is a tenth of the CUDA one.
+# Build: a virtual environment with the dependencies (cached while only the code changes), then
+# the package itself (with its static page) installed into it.
+# (base-${DEVICE} is a stage above, not an image: hadolint cannot tell)
+# hadolint ignore=DL3006
+FROM base-${DEVICE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
+WORKDIR /src
 COPY pyproject.toml README.md ./
 RUN mkdir service && touch service/__init__.py \
- && pip install --extra-index-url "${TORCH_INDEX}" . \
- && pip uninstall -y boxpose && rm -rf service build *.egg-info
-
+ && pip install --no-cache-dir --extra-index-url "${TORCH_INDEX}" . \
+ && pip uninstall --yes boxpose
 COPY service ./service
-COPY model_store ./model_store
-# Editable (no-deps) install: the package data (static page) and model_store/ stay in /app.
-RUN pip install --no-deps -e . \
- && useradd --system --uid 10001 --home /app boxpose
-USER 10001
+RUN pip install --no-cache-dir --no-deps .
 
-ENV BOXPOSE_HOST=0.0.0.0 \
+# Runtime: the environment and the models, no compilers, no pip cache, a non-root user.
+# hadolint ignore=DL3006
+FROM base-${DEVICE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
+    BOXPOSE_MODEL_STORE=/app/model_store \
+    BOXPOSE_HOST=0.0.0.0 \
     BOXPOSE_PORT=8000 \
     BOXPOSE_DEVICE=auto \
     BOXPOSE_SHUTDOWN_DELAY_S=0 \
     BOXPOSE_DRAIN_TIMEOUT_S=30
+RUN groupadd --system --gid 10001 boxpose \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin boxpose
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY model_store ./model_store
+USER 10001:10001
 EXPOSE 8000
+# Liveness: /healthz answers while the models load (/readyz is for load balancers).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
-  CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)" || exit 1
+  CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('BOXPOSE_PORT', '8000'), timeout=2)"]
 STOPSIGNAL SIGTERM
 CMD ["boxpose", "serve"]
