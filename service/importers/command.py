@@ -1,0 +1,65 @@
+"""`boxpose import KIND ...`: third-party models -> model_store/ (TorchScript + manifest).
+
+Kinds are sub-commands registered in IMPORTERS (kind -> (register, run, help)); today
+`blazepose` (MediaPipe's BlazePose from the mediapipe wheel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from service.errors import BoxposeError
+
+Register = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], int]
+
+
+def register_blazepose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wheel", type=Path,
+                        help="a downloaded mediapipe wheel (default: $BOXPOSE_MEDIAPIPE_WHEEL, "
+                             "the cache, else `pip download --no-deps mediapipe==0.10.14`)")
+    parser.add_argument("--model-store", type=Path, help="model store (default: model_store)")
+
+
+def run_blazepose(args: argparse.Namespace) -> int:
+    from service.importers.blazepose_export import import_blazepose
+    from service.importers.wheel import download_wheel, find_wheel, wheel_info
+    from service.runtime.model_store import MODEL_STORE
+
+    path = args.wheel or find_wheel()
+    if path is None:
+        print("downloading the mediapipe wheel (pip download --no-deps mediapipe==0.10.14)")
+        path = download_wheel()
+    wheel = wheel_info(Path(path))
+    print(f"wheel {wheel.name}\n  sha256 {wheel.sha256}")
+    with tempfile.TemporaryDirectory(prefix="boxpose-import-") as tmp:
+        report = import_blazepose(wheel, Path(args.model_store or MODEL_STORE), Path(tmp))
+    for name, model_dir in report.model_dirs.items():
+        size = (model_dir / "model.pt").stat().st_size / 1e6
+        diffs = ", ".join(f"{k} {v:.2e}" for k, v in report.differences[name].items())
+        print(f"{name}: {model_dir} ({size:.1f} MB)\n  max |ours - TFLite| {diffs}\n"
+              f"  TorchScript vs eager {report.script_differences[name]:.2e}, "
+              f"{report.ms_per_call[name]:.1f} ms per call (1 thread)")
+    return 0
+
+
+# kind -> (register its arguments, run it, help)
+IMPORTERS: dict[str, tuple[Register, Run, str]] = {
+    "blazepose": (register_blazepose, run_blazepose,
+                  "MediaPipe BlazePose (pose landmarks + person detector), Apache-2.0"),
+}
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND")
+    for kind, (register_kind, _, help_text) in IMPORTERS.items():
+        register_kind(kinds.add_parser(kind, help=help_text, description=help_text))
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "kind", None) not in IMPORTERS:
+        raise BoxposeError(f"name what to import: one of {', '.join(IMPORTERS)}")
+    return IMPORTERS[args.kind][1](args)

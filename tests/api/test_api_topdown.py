@@ -1,0 +1,81 @@
+"""BOXPOSE_POSE_MODEL=blazepose-topdown served over real HTTP, on scikit-image's astronaut.
+
+Expected positions: MediaPipe 0.10.14's own pipeline on the same photo (see
+tests/runtime/test_topdown.py for how they were measured).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+from api_helpers import Server, settings_for
+from PIL import Image
+
+from service.runtime.model_store import MODEL_STORE
+from service.skeleton import AIC14
+
+MEDIAPIPE_ASTRONAUT = {
+    "left_shoulder": (306.24, 256.64), "right_shoulder": (112.66, 239.95),
+    "left_elbow": (322.55, 374.95), "right_elbow": (64.60, 413.61),
+    "left_hip": (241.87, 501.72), "right_hip": (128.27, 531.39),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def png() -> bytes:
+    data = pytest.importorskip("skimage.data", reason="scikit-image gives the astronaut photo")
+    buffer = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def topdown_server() -> Iterator[Server]:
+    # the detector left unset: the topdown manifest's own (blazepose-detector)
+    settings = settings_for(MODEL_STORE, pose_model="blazepose-topdown")
+    values = settings.model_dump(exclude={"detector_model"}, exclude_unset=True)
+    running = Server(type(settings).model_validate(values)).start()
+    yield running
+    running.stop()
+
+
+def post(server: Server, png: bytes, boxes: list | None = None) -> httpx.Response:
+    data = {"boxes": json.dumps(boxes)} if boxes is not None else None
+    return httpx.post(f"{server.url}/v1/poses", files={"image": ("a.png", png, "image/png")},
+                      data=data, timeout=60)  # fmt: skip
+
+
+def test_served_astronaut_matches_mediapipe(topdown_server: Server, png: bytes) -> None:
+    response = post(topdown_server, png)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"]["name"] == "blazepose-topdown"
+    assert len(body["persons"]) == 1
+    person = body["persons"][0]
+    assert person["box_source"] == "detector" and 0.5 <= person["score"] <= 1
+    assert len(person["keypoints"]) == AIC14.num_joints
+    for name, (x, y) in MEDIAPIPE_ASTRONAUT.items():
+        kx, ky, score = person["keypoints"][AIC14.joint(name)]
+        assert np.hypot(kx - x, ky - y) <= 10.0, (name, (kx, ky), (x, y))
+        assert 0 <= score <= 1
+
+
+def test_served_client_boxes_in_order(topdown_server: Server, png: bytes) -> None:
+    boxes = [[0.0, 0.0, 420.0, 512.0], [10.0, 20.0, 60.0, 70.0]]
+    response = post(topdown_server, png, boxes)
+    assert response.status_code == 200, response.text
+    persons = response.json()["persons"]
+    assert [p["box"] for p in persons] == boxes
+    assert all(p["box_source"] == "client" for p in persons)
+
+
+def test_models_route_names_the_topdown_kind(topdown_server: Server) -> None:
+    models = httpx.get(f"{topdown_server.url}/v1/models").json()["models"]
+    assert [(m["name"], m["kind"]) for m in models] == [
+        ("blazepose-topdown", "topdown"), ("blazepose-detector", "detector")]
+    assert models[0]["skeleton"]["joints"] == list(AIC14.joints)
