@@ -1,4 +1,5 @@
-"""`boxpose train pose|detector`: train a model and export its best checkpoint to model_store."""
+"""`boxpose train pose|detector|bottomup|tiles`: train a model (or cache its training tiles) and
+export its best checkpoint to model_store."""
 
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     from service.detector import command as detector_command
 
     detector_command.register(detector)
+    bottomup = sub.add_parser("bottomup", help="the bottom-up net with a box head, real photos")
+    from service.training import bottomup_command
+
+    bottomup_command.register(bottomup)
+    tiles = sub.add_parser("tiles", help="decode training photos once into a tile cache")
+    from service.training import tiles_command
+
+    tiles_command.register(tiles)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +49,14 @@ def run(args: argparse.Namespace) -> int:
         from service.detector import command as detector_command
 
         return int(detector_command.run(args) or 0)
+    if args.kind == "tiles":
+        from service.training import tiles_command
+
+        return tiles_command.run(args)
+    if args.kind == "bottomup":
+        from service.training import bottomup_command
+
+        return bottomup_command.run(args)
     from service.training.loop import train
 
     values = {k: v for k, v in vars(args).items() if k in _FIELDS}
