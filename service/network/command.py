@@ -1,8 +1,13 @@
-"""`boxpose export`: a preset (optionally with trained weights) -> model_store/<name>/."""
+"""`boxpose export`: a preset (optionally with trained weights) -> model_store/<name>/.
+
+`--preset bottomup-blazepose` exports a `boxpose train bottomup` checkpoint (maps, fields and
+the box head in one module); `--manifest-extra` merges a JSON file into its manifest (training
+data and their terms, recipe, measured scores)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
@@ -10,19 +15,22 @@ import torch
 from service.network.config import PRESETS
 from service.network.export import export_model
 from service.network.net import build_network, count_parameters
-from service.skeleton import SKELETONS
+from service.skeleton import SKELETONS, Skeleton
 
 # Parameter counts the paper reports (Table III), for the presets that reproduce its rows.
 TABLE_III = {"paper": 27.42, "paper-6stage": 54.73, "paper-3stage-no-upsample": 26.00}
+BOTTOMUP = "bottomup-blazepose"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="lite")
+    parser.add_argument("--preset", choices=sorted(PRESETS) + [BOTTOMUP], default="lite")
     parser.add_argument("--skeleton", choices=sorted(SKELETONS), default="aic14")
     parser.add_argument("--checkpoint", type=Path, help="training checkpoint ('model' weights)")
     parser.add_argument("--name", help="model name in the store (default: pose-<preset>)")
     parser.add_argument("--store", type=Path, help="model store directory (default: model_store)")
     parser.add_argument("--params", action="store_true", help="only print parameter counts")
+    parser.add_argument("--manifest-extra", type=Path,
+                        help="JSON object merged into the manifest (bottomup-blazepose)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
             ref = f"{paper:.2f}M ({(params / paper - 1) * 100:+.1f}%)" if paper else "-"
             print(f"{name:28s} {params:8.2f}M  {ref}")
         return 0
+    if args.preset == BOTTOMUP:
+        return _export_bottomup(args, skeleton)
     net = build_network(args.preset, skeleton)
     if args.checkpoint:
         state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
@@ -43,5 +53,25 @@ def run(args: argparse.Namespace) -> int:
 
     out = export_model(net.eval(), args.store or MODEL_STORE, args.name or f"pose-{args.preset}",
                        skeleton)  # fmt: skip
+    print(f"exported {out}")
+    return 0
+
+
+def _export_bottomup(args: argparse.Namespace, skeleton: Skeleton) -> int:
+    from service.network.bottomup import BottomUpConfig, BottomUpNet
+    from service.network.export import export_bottomup
+    from service.network.trunks import blazepose_trunk
+    from service.runtime.model_store import MODEL_STORE
+
+    if args.checkpoint is None:
+        raise SystemExit("boxpose export: --preset bottomup-blazepose needs --checkpoint")
+    trunk = blazepose_trunk()
+    net = BottomUpNet(BottomUpConfig(), skeleton, trunk, trunk.channels, trunk.pad_multiple)
+    state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    net.load_state_dict(state["model"])
+    extra = json.loads(args.manifest_extra.read_text()) if args.manifest_extra else {}
+    extra.setdefault("training", {})["steps"] = state.get("progress", {}).get("step")
+    out = export_bottomup(net.eval(), args.store or MODEL_STORE, args.name or "pose-real",
+                          skeleton, extra)  # fmt: skip
     print(f"exported {out}")
     return 0

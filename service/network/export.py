@@ -1,4 +1,4 @@
-"""PoseNet -> TorchScript file + manifest.json in a model_store directory."""
+"""PoseNet or BottomUpNet -> TorchScript file + manifest.json in a model_store directory."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from service.network.bottomup import BottomUpInference, BottomUpNet
 from service.network.net import InferenceNet, PoseNet, count_parameters
 from service.skeleton import Skeleton
 
@@ -84,3 +85,38 @@ def save_model(
     }
     (model_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return model_dir
+
+
+def export_bottomup(
+    net: BottomUpNet, out_dir: Path, name: str, skeleton: Skeleton, extra: dict[str, Any]
+) -> Path:
+    """Script a bottom-up net with its box head (maps, fields, boxes in one call) into
+    `out_dir/name/` with its manifest; `extra` adds training data, recipe and scores."""
+    cfg = net.config
+    module = torch.jit.script(BottomUpInference(net).cpu().eval())
+    return save_model(module, Path(out_dir) / name, {
+        "name": name,
+        "kind": "pose",
+        "preset": cfg.name,
+        "network": dataclasses.asdict(cfg),
+        "skeleton": skeleton.to_dict(),
+        "output_stride": net.output_stride,
+        "input": {
+            "layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [0, 255],
+            "normalisation": {"scale": "x / 255 (the trunk's [0, 1])", "inside": True},
+            "size": f"any; padded inside to a multiple of {net.pad_multiple}",
+        },
+        "outputs": {
+            "maps": "(B, J+1, ceil(H/4), ceil(W/4)), last channel background",
+            "fields": "(B, 2C, ceil(H/4), ceil(W/4)), (x, y) per limb",
+            "boxes": "(B, K, 5) x1, y1, x2, y2, score in input pixels; zero rows below "
+                     "box_head.min_score",
+            "grid": "cell (i, j) centred on image pixel ((j+0.5)*4-0.5, (i+0.5)*4-0.5)",
+        },
+        "box_head": {
+            "kind": "centre heatmap + box size (CenterNet), decoded inside the module",
+            "max_boxes": cfg.max_boxes, "min_score": cfg.box_threshold,
+        },
+        "num_parameters": count_parameters(net),
+        **extra,
+    })  # fmt: skip
