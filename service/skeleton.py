@@ -141,16 +141,54 @@ COCO_SIGMAS_17 = (
     0.107, 0.107, 0.087, 0.087, 0.089, 0.089,
 )  # fmt: skip
 
+# OpenPose's COCO-18 tree: its 19 limbs less the two ear-shoulder links that close loops, as
+# (joint, joint) names; head, right arm, left arm, right leg, left leg.
+COCO18_TREE = (
+    ("neck", "nose"), ("nose", "right_eye"), ("right_eye", "right_ear"), ("nose", "left_eye"),
+    ("left_eye", "left_ear"),
+    ("neck", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("neck", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("neck", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("neck", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+)  # fmt: skip
+
+
+def dfs_limbs(
+    joints: tuple[str, ...], edges: tuple[tuple[str, str], ...], root: str
+) -> tuple[tuple[int, int], ...]:
+    """Tree edges (joint names, either direction) -> limbs (parent, child) as joint indices in
+    depth-first order from `root`; a joint's children in the order the edges name them.
+
+    Raises ValueError unless the edges form a spanning tree of `joints`.
+    """
+    index = {name: i for i, name in enumerate(joints)}
+    neighbours: dict[int, list[int]] = {i: [] for i in range(len(joints))}
+    for a, b in edges:
+        neighbours[index[a]].append(index[b])
+        neighbours[index[b]].append(index[a])
+    limbs: list[tuple[int, int]] = []
+    seen = {index[root]}
+    stack = [index[root]]
+    while stack:  # iterative DFS: a joint's subtree is finished before its next sibling
+        parent = stack[-1]
+        child = next((c for c in neighbours[parent] if c not in seen), None)
+        if child is None:
+            stack.pop()
+            continue
+        seen.add(child)
+        limbs.append((parent, child))
+        stack.append(child)
+    if len(seen) != len(joints) or len(edges) != len(joints) - 1:
+        raise ValueError(f"{len(edges)} edges do not form a spanning tree of {len(joints)} joints")
+    return tuple(limbs)
+
+
 COCO18 = Skeleton(
     name="coco18",
     joints=COCO_JOINTS,
-    # OpenPose's COCO-18 tree (limbs without its two redundant ear-shoulder links), DFS from the
-    # derived neck (17). The neck's sigma is the shoulders' (it sits at their midpoint).
-    limbs=(
-        (17, 0), (0, 2), (2, 4), (0, 1), (1, 3),
-        (17, 6), (6, 8), (8, 10), (17, 5), (5, 7), (7, 9),
-        (17, 12), (12, 14), (14, 16), (17, 11), (11, 13), (13, 15),
-    ),  # fmt: skip
+    # Depth-first from the derived neck (17). The neck's sigma is the shoulders' (it sits at
+    # their midpoint).
+    limbs=dfs_limbs(COCO_JOINTS, COCO18_TREE, "neck"),
     sigmas=COCO_SIGMAS_17 + (0.079,),
     root=17,
 )

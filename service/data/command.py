@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 
 from service.data.synth.scene import SynthConfig
-from service.data.synth.writer import contact_sheet, write_dataset
+from service.data.synth.writer import SKELETONS, contact_sheet, write_dataset
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +26,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views", default=",".join(str(w) for w in SynthConfig.view_weights),
                         help="relative weights of front, back and side views")
     parser.add_argument("--workers", type=int, default=1, help="processes")
+    parser.add_argument("--skeleton", choices=SKELETONS, default="aic14",
+                        help="keypoints of the annotation file: AI Challenger's 14 or COCO's 17 "
+                             "(nose, eyes and ears placed on the drawn head)")
     parser.add_argument("--contact-sheet", type=Path, default=None,
                         help="write a PNG grid of --count scenes with skeletons instead")
 
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     start = time.perf_counter()
     coco = write_dataset(args.out, args.count, args.seed, args.width, args.height, config,
-                         workers=args.workers, progress=True)
+                         workers=args.workers, progress=True, skeleton=args.skeleton)
     took = time.perf_counter() - start
     print(f"wrote {len(coco['images'])} images, {len(coco['annotations'])} people to {args.out} "
           f"in {took:.1f} s ({1000 * took / max(args.count, 1):.1f} ms/image)")

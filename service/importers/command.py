@@ -1,7 +1,8 @@
 """`boxpose import KIND ...`: third-party models -> model_store/ (TorchScript + manifest).
 
-Kinds are sub-commands registered in IMPORTERS (kind -> (register, run, help)); today
-`blazepose` (MediaPipe's BlazePose from the mediapipe wheel).
+Kinds are sub-commands registered in IMPORTERS (kind -> (register, run, help)): `blazepose`
+(MediaPipe's BlazePose from the mediapipe wheel) and `openpose` (OpenPose's body model from the
+user's `body_pose_model.pth`).
 """
 
 from __future__ import annotations
@@ -46,10 +47,33 @@ def run_blazepose(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_openpose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("weights", type=Path, metavar="PATH.pth",
+                        help="OpenPose's body model state dict (body_pose_model.pth)")
+    parser.add_argument("--name", default="openpose-coco", help="model name in the store")
+    parser.add_argument("--model-store", type=Path, help="model store (default: model_store)")
+
+
+def run_openpose(args: argparse.Namespace) -> int:
+    from service.importers.openpose_export import import_openpose
+    from service.runtime.model_store import MODEL_STORE
+
+    report = import_openpose(args.weights, Path(args.model_store or MODEL_STORE), args.name)
+    size = (report.model_dir / "model.pt").stat().st_size / 1e6
+    h, w = report.check_size
+    print(f"{args.name}: {report.model_dir} ({size:.1f} MB, {report.key_layout} keys)\n"
+          f"  TorchScript vs eager {report.script_difference:.2e} on a {h} x {w} image, "
+          f"{report.ms_per_call:.1f} ms per call (1 thread)\n"
+          f"  serve it: BOXPOSE_POSE_MODEL={args.name} BOXPOSE_DETECTOR_MODEL= boxpose serve")
+    return 0
+
+
 # kind -> (register its arguments, run it, help)
 IMPORTERS: dict[str, tuple[Register, Run, str]] = {
     "blazepose": (register_blazepose, run_blazepose,
                   "MediaPipe BlazePose (pose landmarks + person detector), Apache-2.0"),
+    "openpose": (register_openpose, run_openpose,
+                 "OpenPose's body model (body_pose_model.pth, COCO-18), your own copy"),
 }
 
 

@@ -15,10 +15,12 @@ import torch
 from service.network.config import PRESETS
 from service.network.export import export_model
 from service.network.net import build_network, count_parameters
-from service.skeleton import SKELETONS, Skeleton
+from service.network.openpose import OPENPOSE_PRESETS, OpenPoseNet
+from service.skeleton import COCO18, SKELETONS, Skeleton
 
 # Parameter counts the paper reports (Table III), for the presets that reproduce its rows.
-TABLE_III = {"paper": 27.42, "paper-6stage": 54.73, "paper-3stage-no-upsample": 26.00}
+TABLE_III = {"paper": 27.42, "paper-6stage": 54.73, "paper-3stage-no-upsample": 26.00,
+             "vgg-6stage": 51.29}  # fmt: skip
 BOTTOMUP = "bottomup-blazepose"
 
 
@@ -37,9 +39,12 @@ def run(args: argparse.Namespace) -> int:
     skeleton = SKELETONS[args.skeleton]
     if args.params:
         print(f"{'preset':28s} {'params':>9s}  Table III")
-        for name in PRESETS:
-            params = count_parameters(build_network(name, skeleton)) / 1e6
-            paper = TABLE_III.get(name)
+        counts = {name: count_parameters(build_network(name, skeleton)) for name in PRESETS}
+        for name, cfg in OPENPOSE_PRESETS.items():  # OpenPose's own outputs are COCO-18's
+            own = COCO18 if cfg.outputs == "openpose" else skeleton
+            counts[name] = count_parameters(OpenPoseNet(cfg, own))
+        for name, count in counts.items():
+            params, paper = count / 1e6, TABLE_III.get(name)
             ref = f"{paper:.2f}M ({(params / paper - 1) * 100:+.1f}%)" if paper else "-"
             print(f"{name:28s} {params:8.2f}M  {ref}")
         return 0

@@ -237,17 +237,12 @@ def _skirt(canvas: Canvas, pts: np.ndarray, person: P.PosedPerson) -> None:
 
 
 def _head(canvas: Canvas, pts: np.ndarray, person: P.PosedPerson, look: Appearance) -> None:
-    top, base = pts[P.HEAD], pts[P.HEAD_BASE]
-    axis = top - base
-    length = float(np.linalg.norm(axis)) + 1e-6
-    up = axis / length
+    head = P.head_frame(pts, person)  # the face keypoints (synth/face.py) use it too
+    centre, up, lateral, length = head.centre, head.up, head.lateral, head.length
     angle = float(np.degrees(np.arctan2(up[1], up[0])))  # ellipse major axis along `up`
-    half = length / 2
-    half_w = half * 0.78 * (0.9 + 0.1 * person.body.width)
-    centre = base + axis / 2
-    facing = float(np.cos(np.radians(person.yaw)))  # > 0: the face is towards the camera
-    fwd = person.forward  # (2,) image direction the person faces, |fwd| = |sin(yaw)|
-    lateral = np.array([-up[1], up[0]])
+    half, half_w = length / 2, head.half_width
+    facing = head.facing  # > 0: the face is towards the camera
+    fwd = head.forward  # (2,) image direction the person faces, |fwd| = |sin(yaw)|
     canvas.ellipse(centre, (half, half_w), angle, SKIN, HEADP)
     if look.hair_style != "none":
         back = facing < -0.3

@@ -251,6 +251,31 @@ def pose_person(
     return PosedPerson(xy, depth, body, height, yaw, kind, view_name, forward)
 
 
+@dataclass(frozen=True)
+class HeadFrame:
+    """The drawn head in image pixels: an ellipse from the head's base to head_top."""
+
+    centre: np.ndarray  # (2,)
+    up: np.ndarray  # (2,) unit vector, base -> top
+    lateral: np.ndarray  # (2,) `up` turned 90 degrees: the person's left, seen from the front
+    length: float  # base to top, pixels
+    half_width: float
+    facing: float  # cos(yaw): > 0 the face is towards the camera
+    forward: np.ndarray  # (2,) the person's forward axis in the image, |.| = |sin(yaw)|
+
+
+def head_frame(points: np.ndarray, person: PosedPerson) -> HeadFrame:
+    """(NUM_POINTS, 2) points (image or crop pixels) of `person` -> its head's frame."""
+    top, base = points[HEAD], points[HEAD_BASE]
+    axis = top - base
+    length = float(np.linalg.norm(axis)) + 1e-6
+    up = axis / length
+    half = length / 2
+    half_w = half * 0.78 * (0.9 + 0.1 * person.body.width)
+    return HeadFrame(base + axis / 2, up, np.array([-up[1], up[0]]), length, half_w,
+                     float(np.cos(np.radians(person.yaw))), person.forward)  # fmt: skip
+
+
 def _rotate(xy: np.ndarray, degrees: float, centre: np.ndarray) -> np.ndarray:
     t = np.radians(degrees)
     rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])

@@ -17,6 +17,7 @@ import numpy as np
 from service.data.synth import body as B
 from service.data.synth import pose as P
 from service.data.synth.background import random_background
+from service.data.synth.face import FACE_JOINTS, face_keypoints
 from service.data.synth.photometric import degrade, lighting
 from service.data.synth.textures import random_pattern, render_pattern
 
@@ -44,6 +45,8 @@ class Scene:
     boxes: np.ndarray  # (N, 4) float64 x1, y1, x2, y2: drawn body clipped to the image
     views: list[str] = field(default_factory=list)  # "front" | "back" | "side" per person
     kinds: list[str] = field(default_factory=list)  # pose kind per person
+    # (N, 5, 3) COCO's face keypoints (synth/face.py: nose, eyes, ears), x, y, v as above
+    face: np.ndarray = field(default_factory=lambda: np.zeros((0, len(FACE_JOINTS), 3)))
 
 
 @dataclass
@@ -185,8 +188,10 @@ def generate_scene(
     if rng.random() < config.p_distractor:
         _distractors(canvas, rng)
     keypoints = np.zeros((len(kept), P.J, 3))
+    face = np.zeros((len(kept), len(FACE_JOINTS), 3))
     for i, (person, _) in enumerate(kept):
         keypoints[i] = _visibility(canvas, person.points[: P.J], i)
+        face[i] = face_keypoints(canvas.owner, canvas.part, person, i)
     image = canvas.image
     if config.photometric:
         image = lighting(image, rng)
@@ -196,5 +201,5 @@ def generate_scene(
     return Scene(
         image=out, keypoints=keypoints,
         boxes=np.array([b for _, b in kept]).reshape(-1, 4),
-        views=[p.view for p, _ in kept], kinds=[p.kind for p, _ in kept],
+        views=[p.view for p, _ in kept], kinds=[p.kind for p, _ in kept], face=face,
     )

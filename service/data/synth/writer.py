@@ -1,4 +1,8 @@
-"""Scenes -> files: JPEG images plus one COCO keypoint file (AIC-14 order), and contact sheets.
+"""Scenes -> files: JPEG images plus one COCO keypoint file, and contact sheets.
+
+The keypoint file is in AIC-14 order (the project's default skeleton) or in COCO's own 17
+keypoints (`skeleton="coco17"`: the face points of `face.py`, the limbs by name), which the
+readers turn into COCO-18 with a derived neck.
 
 Every image is generated from `numpy.random.default_rng(seed + index)`, so any worker can make
 any image and the data set is the same for any number of workers.
@@ -22,24 +26,47 @@ from typing import Any
 import cv2
 import numpy as np
 
+from service.data.synth.face import FACE_JOINTS
 from service.data.synth.scene import Scene, SynthConfig, generate_scene
-from service.skeleton import AIC14
+from service.skeleton import AIC14, COCO18
 
 JPEG_QUALITY = 95
 DEFAULT_CONFIG = SynthConfig()
+COCO17 = COCO18.joints[:17]
+# COCO's person skeleton (1-based keypoint pairs), as in its annotation files.
+COCO17_LINKS = (
+    (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),
+    (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
+)  # fmt: skip
+SKELETONS = ("aic14", "coco17")  # what a file can be written in
 
 
-def categories() -> list[dict[str, Any]]:
-    return [{
-        "id": 1, "name": "person", "supercategory": "person", "keypoints": list(AIC14.joints),
-        "skeleton": [[a + 1, b + 1] for a, b in AIC14.limbs],
-    }]  # fmt: skip
+def categories(skeleton: str = "aic14") -> list[dict[str, Any]]:
+    if skeleton == "coco17":
+        names, links = list(COCO17), [list(link) for link in COCO17_LINKS]
+    else:
+        names, links = list(AIC14.joints), [[a + 1, b + 1] for a, b in AIC14.limbs]
+    return [{"id": 1, "name": "person", "supercategory": "person", "keypoints": names,
+             "skeleton": links}]  # fmt: skip
 
 
-def annotations_of(scene: Scene, image_id: int, first_id: int) -> list[dict[str, Any]]:
-    """COCO annotation dicts of one scene, ids from `first_id`."""
+def scene_keypoints(scene: Scene, skeleton: str = "aic14") -> np.ndarray:
+    """(N, K, 3) the scene's keypoints in the file's order: AIC-14, or COCO-17 (face points
+    from `scene.face`, the limb joints taken from AIC-14 by name)."""
+    if skeleton != "coco17":
+        return scene.keypoints
+    both = np.concatenate([scene.keypoints, scene.face], axis=1)  # (N, 14 + 5, 3)
+    names = AIC14.joints + FACE_JOINTS
+    return both[:, [names.index(n) for n in COCO17]]
+
+
+def annotations_of(
+    scene: Scene, image_id: int, first_id: int, skeleton: str = "aic14"
+) -> list[dict[str, Any]]:
+    """COCO annotation dicts of one scene, ids from `first_id`, keypoints in `skeleton`."""
     out = []
-    for k, (kp, box) in enumerate(zip(scene.keypoints, scene.boxes, strict=True)):
+    keypoints = scene_keypoints(scene, skeleton)
+    for k, (kp, box) in enumerate(zip(keypoints, scene.boxes, strict=True)):
         x1, y1, x2, y2 = (float(v) for v in box)
         out.append({
             "id": first_id + k, "image_id": image_id, "category_id": 1, "iscrowd": 0,
@@ -51,22 +78,28 @@ def annotations_of(scene: Scene, image_id: int, first_id: int) -> list[dict[str,
 
 
 def _make_one(
-    index: int, out: Path, seed: int, width: int, height: int, config: SynthConfig
+    index: int, out: Path, seed: int, width: int, height: int, config: SynthConfig,
+    skeleton: str = "aic14",
 ) -> tuple[int, list[dict[str, Any]]]:
     scene = generate_scene(np.random.default_rng(seed + index), width, height, config)
     name = f"{index:07d}.jpg"
     cv2.imwrite(str(out / "images" / name), scene.image[..., ::-1],
                 [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    return index, annotations_of(scene, index + 1, 0)
+    return index, annotations_of(scene, index + 1, 0, skeleton)
 
 
 def write_dataset(
     out: Path, count: int, seed: int, width: int, height: int,
     config: SynthConfig = DEFAULT_CONFIG, workers: int = 1, progress: bool = False,
+    skeleton: str = "aic14",
 ) -> dict[str, Any]:
-    """Write out/images/*.jpg and out/annotations.json; return the COCO dict."""
+    """Write out/images/*.jpg and out/annotations.json (keypoints in `skeleton`: "aic14" or
+    "coco17"); return the COCO dict."""
+    if skeleton not in SKELETONS:
+        raise ValueError(f"skeleton {skeleton!r}: one of {SKELETONS}")
     (out / "images").mkdir(parents=True, exist_ok=True)
-    job = partial(_make_one, out=out, seed=seed, width=width, height=height, config=config)
+    job = partial(_make_one, out=out, seed=seed, width=width, height=height, config=config,
+                  skeleton=skeleton)
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
     for index, records in _run(job, count, workers, progress):
@@ -78,7 +111,7 @@ def write_dataset(
     info = {"description": "boxpose synthetic scenes", "seed": seed,
             "config": dataclasses.asdict(config)}
     coco = {"info": info,
-            "images": images, "annotations": anns, "categories": categories()}
+            "images": images, "annotations": anns, "categories": categories(skeleton)}
     (out / "annotations.json").write_text(json.dumps(coco))
     return coco
 
