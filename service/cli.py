@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("service.data.command", "generate synthetic multi-person scenes"),
     "train": ("service.training.command", "train the pose network or the detector"),
     "export": ("service.network.command", "export a network preset to TorchScript"),
+    "import": ("service.importers.command", "import a third-party model (blazepose, openpose)"),
+    "label": ("service.labelling.command", "COCO pseudo-labels for a folder of photos"),
 }
 
 

@@ -48,6 +48,7 @@ class RuntimeConfig:
     scales: tuple[float, ...]
     detector_threshold: float | None = None
     flip: bool = False
+    working_size: int | None = None  # long side the models see; None: the pose manifest's
 
 
 class Settings(BaseSettings):
@@ -66,6 +67,10 @@ class Settings(BaseSettings):
     # "0.7,1.0,1.3"; None = PAPER_SCALES on a GPU, CPU_SCALES on a CPU
     scales: Annotated[tuple[float, ...] | None, NoDecode] = None
     flip: bool = False  # also run the mirrored image and average the maps (2x forward time)
+    # Long side (px) of the image the models see (larger images are shrunk to it, never
+    # enlarged; coordinates come back in the original's pixels). None: the pose model
+    # manifest's `working_size`, else 848; 0: the whole image.
+    working_size: int | None = Field(default=None, ge=0)
     # None: the threshold in the detector's manifest (0.3 when it names none).
     detector_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -86,7 +91,7 @@ class Settings(BaseSettings):
     )  # readyz 503 -> still serving -> stop accepting
     drain_timeout_s: float = Field(default=30.0, ge=0.0)
 
-    @field_validator("detector_model", "api_key", mode="before")
+    @field_validator("detector_model", "api_key", "working_size", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -110,14 +115,28 @@ class Settings(BaseSettings):
         scales = self.scales or (PAPER_SCALES if device.startswith("cuda") else CPU_SCALES)
         return RuntimeConfig(
             pose_model=self.pose_model,
-            detector_model=self.detector_model,
+            detector_model=self._detector_model(),
             model_store=self.model_store,
             device=device,
             fp16=self.fp16 and device.startswith("cuda"),
             scales=tuple(scales),
             detector_threshold=self.detector_threshold,
             flip=self.flip,
+            working_size=self.working_size,
         )
+
+    def _detector_model(self) -> str | None:
+        """The detector set; when unset: none for a pose model with its own box head, the one
+        the pose model's manifest names (`default_detector`: a topdown model's), else the
+        default detector-lite."""
+        if "detector_model" in self.model_fields_set:
+            return self.detector_model
+        from service.runtime.model_store import default_detector, has_box_head
+
+        if has_box_head(self.pose_model, self.model_store):
+            return None
+
+        return default_detector(self.pose_model, self.model_store) or self.detector_model
 
     def batch(self) -> BatchConfig:
         return BatchConfig(

@@ -19,8 +19,10 @@ from service.runtime.lifecycle import PipelineFactory, Runtime
 
 DESCRIPTION = """Multi-person 2D pose estimation: one network pass gives joint confidence maps and
 limb direction fields; people are assembled inside person boxes (from a detector or from you),
-then pose NMS and pose completion (Li et al., ICPR 2018). Coordinates are in the pixels of the
-uploaded image after its EXIF orientation is applied."""
+then pose NMS and pose completion (Li et al., ICPR 2018). The models see the image shrunk to
+the working size (`BOXPOSE_WORKING_SIZE`, long side; never enlarged); coordinates are in the
+pixels of the uploaded image after its EXIF orientation is applied. Given boxes are answered one
+to one, in order."""
 
 
 def create_app(

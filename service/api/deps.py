@@ -65,6 +65,7 @@ def serving_runtime(runtime: RuntimeDep, metrics: MetricsDep) -> Runtime:
 class PoseOptions:
     scales: tuple[float, ...]
     score_threshold: float
+    keep_neck: bool = False  # a COCO-18 model answers COCO-17; True adds the neck
 
 
 def pose_options(
@@ -73,17 +74,21 @@ def pose_options(
     scales: Annotated[
         str | None,
         Query(
-            description="comma-separated input scales, e.g. 0.7,1.0,1.3 (default: the "
-            "paper's three on a GPU, 1.0 on a CPU)"
+            description="comma-separated input scales of the working image, e.g. 0.7,1.0,1.3 "
+            "(default: the paper's three on a GPU, 1.0 on a CPU)"
         ),
     ] = None,  # fmt: skip
     score_threshold: Annotated[
         float | None, Query(ge=0.0, le=1.0, description="drop persons scoring below this")
     ] = None,
+    keep_neck: Annotated[
+        bool, Query(description="a COCO-18 model answers COCO's 17 keypoints; true adds its "
+                    "neck as an 18th (other skeletons: ignored)")
+    ] = False,
 ) -> PoseOptions:
     chosen = parse_scales(scales) or runtime.pipeline.config.scales
     threshold = settings.score_threshold if score_threshold is None else score_threshold
-    return PoseOptions(scales=chosen, score_threshold=threshold)
+    return PoseOptions(scales=chosen, score_threshold=threshold, keep_neck=keep_neck)
 
 
 Authorised = Depends(require_api_key)

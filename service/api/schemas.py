@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from service.runtime.keypoint_output import KeypointLayout
 from service.runtime.model_store import LoadedModel
 from service.runtime.serialise import pose_dict
 from service.types import Pose
@@ -20,11 +21,14 @@ class ImageSize(BaseModel):
 
 
 class Person(BaseModel):
-    box: list[float] = Field(description="[x1, y1, x2, y2] in image pixels")
-    box_source: str = Field(description="detector, client, or greedy (no detector loaded)")
-    score: float = Field(description="pose confidence, Eq. 9")
+    box: list[float] = Field(description="[x1, y1, x2, y2] in the original image's pixels")
+    box_source: str = Field(
+        description="detector, box_head (the pose model's own), client, or greedy (no boxes)"
+    )
+    score: float = Field(description="pose confidence; 0 for a given box where nobody was found")
     keypoints: list[list[float] | None] = Field(
-        description="one entry per joint in skeleton order: [x, y, score], null if not found"
+        description="one entry per name in keypoint_names: [x, y, score] in the original "
+        "image's pixels, null if not found (all null for a given box where nobody was found)"
     )
 
 
@@ -39,6 +43,11 @@ class Timings(BaseModel):
 class PoseResponse(BaseModel):
     model: ModelRef
     image: ImageSize
+    keypoint_names: list[str] = Field(
+        description="what each persons[].keypoints entry is: the skeleton's joints in order; "
+        "COCO's 17 for a COCO-18 model (with keep_neck=true, the neck last)",
+        examples=[["nose", "left_eye", "right_eye", "..."]],
+    )
     persons: list[Person]
     timings_ms: Timings
 
@@ -79,8 +88,8 @@ class Status(BaseModel):
     status: str
 
 
-def person(pose: Pose) -> Person:
-    return Person(**pose_dict(pose))
+def person(pose: Pose, layout: KeypointLayout | None = None) -> Person:
+    return Person(**pose_dict(pose, layout))
 
 
 def describe(model: LoadedModel) -> ModelDescription:

@@ -44,7 +44,7 @@ def parse(
     if name == "boxes" and boxes is None:
         boxes = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
     elif (name == "boxes" and config.supplement_detector_boxes and boxes
-          and any(box.source == "detector" for box in boxes)):  # fmt: skip
+          and any(box.source in ("detector", "box_head") for box in boxes)):  # fmt: skip
         greedy = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
         boxes = supplement(boxes, greedy, config.supplement_max_iou)
     return PARSERS[name](maps, fields, skeleton, stride, boxes, config)

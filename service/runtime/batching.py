@@ -99,8 +99,11 @@ class BatchWorker:
         images: list[tuple[np.ndarray, list[Box] | None]],
         scales: tuple[float, ...],
         request_arrival: float,
+        sizes: list[tuple[int, int] | None] | None = None,
     ) -> list[Job]:
-        """Queue one job per image, all or none; raises QueueFull (answer 503) at once."""
+        """Queue one job per (image, client boxes), all or none; raises QueueFull (answer 503)
+        at once. sizes: (H, W) of each image's original when the image is a smaller rendition
+        (the working image); boxes and poses are in the original's pixels."""
         if self._task is None or self._task.done():
             raise WorkerStopped("the batch worker is not running")
         if len(self._pending) + len(images) > self.config.queue_size:
@@ -109,8 +112,9 @@ class BatchWorker:
         loop = asyncio.get_running_loop()
         now = time.monotonic()
         deadline = request_arrival + self.config.deadline_s
-        jobs = [Job(now, deadline, ImageInput(im, bx, scales), loop.create_future())
-                for im, bx in images]  # fmt: skip
+        originals = sizes if sizes is not None else [None] * len(images)
+        jobs = [Job(now, deadline, ImageInput(im, bx, scales, size), loop.create_future())
+                for (im, bx), size in zip(images, originals, strict=True)]  # fmt: skip
         self._pending.extend(jobs)
         self.metrics.queue_depth.set(len(self._pending))
         self._wakeup.set()

@@ -25,10 +25,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="auto, cpu or cuda")
     parser.add_argument("--scales", help="comma-separated input scales, e.g. 0.7,1.0,1.3")
     parser.add_argument("--flip", action="store_true", help="also run the mirrored image")
+    parser.add_argument("--keep-neck", action="store_true",
+                        help="a COCO-18 model answers COCO-17: also give its neck")
 
 
 def run(args: argparse.Namespace) -> int:
     from service.runtime.images import ImageError, decode_image, encode_png
+    from service.runtime.keypoint_output import keypoint_layout
     from service.runtime.model_store import ModelStoreError
     from service.runtime.pipeline import Pipeline, PipelineConfig
     from service.runtime.render import render
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         boxes = _read_boxes(args.boxes) if args.boxes else None
         config = PipelineConfig(
             scales=runtime.scales, detector_threshold=runtime.detector_threshold,
-            flip=runtime.flip,
+            flip=runtime.flip, working_size=runtime.working_size,
         )
         pipeline = Pipeline.from_store(
             runtime.pose_model, runtime.detector_model, runtime.device, runtime.model_store, config
@@ -53,10 +56,12 @@ def run(args: argparse.Namespace) -> int:
     if args.render:
         args.render.write_bytes(encode_png(render(image.rgb, result.poses, pipeline.skeleton)))
     t = result.timings
+    layout = keypoint_layout(pipeline.skeleton, args.keep_neck)
     output = {
         "model": {"name": pipeline.pose.name, "version": pipeline.pose.version},
         "image": {"width": image.width, "height": image.height},
-        "persons": [pose_dict(p) for p in result.poses],
+        "keypoint_names": list(layout.names),
+        "persons": [pose_dict(p, layout) for p in result.poses],
         "timings_ms": {k: round(v * 1e3, 3) for k, v in
                        (("detect", t.detect), ("forward", t.forward), ("parse", t.parse))},
     }  # fmt: skip

@@ -1,7 +1,11 @@
-"""Request bytes -> RGB image (H, W, 3) uint8, EXIF orientation applied.
+"""Request bytes -> RGB image (H, W, 3) uint8, EXIF orientation applied, at the working size.
 
 The format is sniffed from the bytes (the declared content type is not trusted), and the pixel
 count is checked from the header before the full decode, so a decompression bomb never allocates.
+Given a working size (`working.py`), a JPEG is decoded at a reduced resolution (libjpeg's DCT
+scaling by 1/2, 1/4 or 1/8: the largest reduction whose long side still reaches the working
+size), so a 12-megapixel photo costs about what a working-size one does, then resized to the
+working size; other formats are decoded whole, then resized.
 """
 
 from __future__ import annotations
@@ -12,6 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from service.runtime.working import Frame, fit
+
+# JPEG DCT scaling factors libjpeg offers (Image.draft), largest first.
+JPEG_REDUCTIONS = (8, 4, 2)
+# EXIF orientations that swap width and height (transposed, rotated 90 or 270 degrees).
+SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+EXIF_ORIENTATION = 0x0112
 
 # Pillow format name per magic-byte test; the only formats the service decodes.
 SUPPORTED: dict[str, str] = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "bmp": "BMP"}
@@ -44,16 +56,25 @@ class ImageTooLarge(ImageError):
 
 @dataclass(frozen=True)
 class DecodedImage:
-    rgb: np.ndarray  # (H, W, 3) uint8, EXIF orientation applied
+    """An upright image: `rgb` is the working image (the whole image when no working size is
+    given or the image is no larger); `height` x `width` is the original's size."""
+
+    rgb: np.ndarray  # (h, w, 3) uint8, EXIF orientation applied
     format: str  # one of SUPPORTED
+    size: tuple[int, int] | None = None  # (H, W) of the original, upright; None = rgb's
 
     @property
     def height(self) -> int:
-        return int(self.rgb.shape[0])
+        return int(self.size[0] if self.size is not None else self.rgb.shape[0])
 
     @property
     def width(self) -> int:
-        return int(self.rgb.shape[1])
+        return int(self.size[1] if self.size is not None else self.rgb.shape[1])
+
+    @property
+    def frame(self) -> Frame:
+        """Original <-> `rgb` coordinates."""
+        return Frame(self.height, self.width, int(self.rgb.shape[0]), int(self.rgb.shape[1]))
 
 
 def sniff(data: bytes) -> str | None:
@@ -89,8 +110,9 @@ def is_supported_media_type(content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() in MEDIA_TYPES
 
 
-def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
-    """Bytes -> DecodedImage; raises ImageError (400, 413 or 415)."""
+def decode_image(data: bytes, max_pixels: int, working_size: int = 0) -> DecodedImage:
+    """Bytes -> DecodedImage at `working_size` (long side; 0 = whole image); raises ImageError
+    (400, 413 or 415)."""
     if not data:
         raise UndecodableImage("the image is empty")
     kind = sniff(data)
@@ -106,6 +128,10 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
         try:
             opened = Image.open(io.BytesIO(data), formats=[SUPPORTED[kind]])
             _check_pixels(opened.size, max_pixels)  # header only: nothing decoded yet
+            size = _upright_size(opened)
+            frame = Frame.of(*size, working_size)
+            if kind == "jpeg":
+                _reduce(opened, frame)
             upright = ImageOps.exif_transpose(opened)  # decodes; orientation from EXIF
             rgb = np.asarray(_to_rgb(upright), dtype=np.uint8)
         except ImageError:
@@ -116,7 +142,32 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
             raise UndecodableImage(f"cannot decode the {kind.upper()} image: {exc}") from exc
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
         raise UndecodableImage(f"unexpected decoded shape {rgb.shape}")
-    return DecodedImage(rgb=np.ascontiguousarray(rgb), format=kind)
+    return DecodedImage(rgb=np.ascontiguousarray(fit(rgb, frame)), format=kind, size=size)
+
+
+def _upright_size(image: Image.Image) -> tuple[int, int]:
+    """(H, W) of the image once its EXIF orientation is applied, from the header."""
+    width, height = image.size
+    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    return (width, height) if orientation in SWAPPING_ORIENTATIONS else (height, width)
+
+
+def jpeg_reduction(long_side: int, working_long_side: int) -> int:
+    """The largest JPEG DCT reduction (8, 4, 2, else 1) that leaves the long side at least
+    the working image's."""
+    for factor in JPEG_REDUCTIONS:
+        if -(-long_side // factor) >= working_long_side:
+            return factor
+    return 1
+
+
+def _reduce(image: Image.Image, frame: Frame) -> None:
+    """Ask libjpeg to decode at 1/k of the size (nothing is decoded yet)."""
+    factor = jpeg_reduction(max(frame.height, frame.width),
+                            max(frame.work_height, frame.work_width))  # fmt: skip
+    if factor > 1:
+        width, height = image.size  # stored orientation; the factor is the same either way
+        image.draft("RGB", (max(1, width // factor), max(1, height // factor)))
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:

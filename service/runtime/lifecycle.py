@@ -25,7 +25,7 @@ def store_pipeline_factory(settings: Settings) -> PipelineFactory:
     runtime = settings.runtime()
     config = PipelineConfig(
         scales=runtime.scales, fp16=runtime.fp16, detector_threshold=runtime.detector_threshold,
-        flip=runtime.flip,
+        flip=runtime.flip, working_size=runtime.working_size,
     )
 
     def build() -> Pipeline:

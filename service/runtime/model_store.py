@@ -21,7 +21,7 @@ from service.skeleton import Skeleton
 MODEL_STORE = Path(
     os.environ.get("BOXPOSE_MODEL_STORE", Path(__file__).resolve().parents[2] / "model_store")
 )
-KINDS = ("pose", "detector")
+KINDS = ("pose", "detector", "topdown")  # topdown: person crops -> one pose (runtime/topdown.py)
 
 
 class ModelStoreError(BoxposeError, RuntimeError):
@@ -74,6 +74,25 @@ def read_manifest(name: str, store: Path | None = None) -> tuple[Path, dict[str,
     return model_dir, manifest
 
 
+def default_detector(pose_name: str, store: Path | None = None) -> str | None:
+    """The detector a pose model's manifest names (`default_detector`), if it names one."""
+    try:
+        _, manifest = read_manifest(pose_name, store)
+    except ModelStoreError:
+        return None  # reported when the model itself is loaded
+    named = manifest.get("default_detector")
+    return str(named) if named else None
+
+
+def has_box_head(pose_name: str, store: Path | None = None) -> bool:
+    """Whether the pose model answers boxes itself (its manifest describes a `box_head`)."""
+    try:
+        _, manifest = read_manifest(pose_name, store)
+    except ModelStoreError:
+        return False
+    return "box_head" in manifest
+
+
 def load_model(name: str, store: Path | None = None, device: str = "cpu") -> LoadedModel:
     """Load a model by name from the store onto `device`, after checking its sha256."""
     model_dir, manifest = read_manifest(name, store)
@@ -92,7 +111,7 @@ def load_model(name: str, store: Path | None = None, device: str = "cpu") -> Loa
         raise ModelStoreError(f"model {name!r}: not a TorchScript file ({exc})") from exc
     module.eval()
     skeleton = Skeleton.from_dict(manifest["skeleton"]) if "skeleton" in manifest else None
-    if manifest["kind"] == "pose" and skeleton is None:
+    if manifest["kind"] in ("pose", "topdown") and skeleton is None:
         raise ModelStoreError(f"model {name!r}: a pose model's manifest needs a skeleton")
     return LoadedModel(
         name=str(manifest.get("name", name)),

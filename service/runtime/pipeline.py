@@ -3,12 +3,16 @@
 The batch path is split in two so the worker can overlap them: `forward_batch` runs the models
 once per batch (one thread owns the device), `parse` turns one image's fused maps and fields into
 poses (CPU, a thread pool). `predict` chains both for one image, without a server.
+
+Both models run on the working image (`working.py`: long side `working_size`, never upscaled);
+scales are relative to it; boxes and poses come back in the original image's pixels. Client boxes
+are answered one to one, in their order (`answer_each_box`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +20,10 @@ import torch
 
 from service import parsing
 from service.parsing import ParserConfig
+from service.runtime.client_boxes import ONE_PER_BOX_PARSERS, answer_each_box
 from service.runtime.model_store import LoadedModel, ModelStoreError, load_model
 from service.runtime.padding import crop_outputs, group_by_size, pad_batch, resize
+from service.runtime.working import DEFAULT_WORKING_SIZE, Frame, WorkingInput, prepare
 from service.skeleton import Skeleton
 from service.targets import map_size
 from service.types import Box, Pose
@@ -32,22 +38,28 @@ class PipelineConfig:
     parser: ParserConfig = field(default_factory=ParserConfig)
     parser_name: str = "boxes"  # a key of service.parsing.PARSERS; "greedy" ignores boxes
     flip: bool = False  # also run the mirrored image and average (twice the forward time)
+    # Long side of the image the models see; None: the pose manifest's `working_size`, else
+    # DEFAULT_WORKING_SIZE; 0: the whole image.
+    working_size: int | None = None
 
 
 @dataclass(frozen=True)
 class ImageInput:
-    image: np.ndarray  # (H, W, 3) uint8 RGB
-    boxes: list[Box] | None  # client boxes; None = ask the detector (or the greedy fallback)
+    image: np.ndarray  # (H', W', 3) uint8 RGB: the original, or a smaller rendition of it
+    boxes: list[Box] | None  # client boxes in original pixels; None = ask the detector
     scales: tuple[float, ...]
+    size: tuple[int, int] | None = None  # (H, W) of the original; None = the image's own
 
 
 @dataclass(frozen=True)
 class ImageMaps:
     """One image's network output, fused over scales, on the grid of stride `stride`."""
 
-    maps: np.ndarray  # (J+1, ceil(H/s), ceil(W/s))
-    fields: np.ndarray  # (2C, ceil(H/s), ceil(W/s))
-    boxes: list[Box] | None  # client or detector boxes; None = no detector: greedy boxes
+    maps: np.ndarray  # (J+1, ceil(h/s), ceil(w/s)), h x w the working image
+    fields: np.ndarray  # (2C, ceil(h/s), ceil(w/s))
+    boxes: list[Box] | None  # working-image client or detector boxes; None = greedy boxes
+    frame: Frame | None = None  # original <-> working pixels; None = the same
+    client: list[Box] | None = None  # the client's boxes as sent (answered one to one)
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,13 @@ class Pipeline:
         self.device = torch.device(pose.device)
         self.dtype = torch.float16 if config.fp16 else torch.float32
         self.detector_threshold = _threshold(detector, config.detector_threshold)
+        self.working_size = _working_size(pose, config.working_size)
+        # A pose model with a box head answers (maps, fields, boxes) in one call: its boxes
+        # serve images without client boxes when no separate detector is loaded.
+        self.box_head = "box_head" in pose.manifest
+        self.box_threshold = float(pose.manifest.get("box_head", {}).get(
+            "recommended_score_threshold", 0.3)) if config.detector_threshold is None \
+            else config.detector_threshold
         if config.fp16:
             for model in self.models:
                 model.module.half()
@@ -101,6 +120,10 @@ class Pipeline:
     ) -> Pipeline:
         pose = load_model(pose_name, store, device)
         detector = load_model(detector_name, store, device) if detector_name else None
+        if pose.kind == "topdown":  # a single-person model on crops (runtime/topdown.py)
+            from service.runtime.topdown import TopdownPipeline
+
+            return TopdownPipeline(pose, detector, config or PipelineConfig())
         return cls(pose, detector, config or PipelineConfig())
 
     @property
@@ -114,44 +137,76 @@ class Pipeline:
         self.parse(out.images[0])
 
     def forward_batch(self, inputs: list[ImageInput]) -> BatchOutput:
-        """The model part of a batch: detector on images without boxes, pose net per scale."""
+        """The model part of a batch: each image to its working size, the detector on images
+        without boxes, the pose net per scale."""
         start = time.perf_counter()
-        boxes = self.detect_missing(inputs)
+        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
+        boxes = self._detect_missing(work)
         detected = time.perf_counter()
         per_image: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in inputs]
+        head: list[tuple[float, list[Box]]] = [(np.inf, []) for _ in inputs]
         for scales in sorted({inp.scales for inp in inputs}):
             members = [i for i, inp in enumerate(inputs) if inp.scales == scales]
             for scale in scales:
-                outputs = self._forward_scale([inputs[i].image for i in members], scale)
-                for i, out in zip(members, outputs, strict=True):
-                    per_image[i].append(out)
+                outputs = self._forward_scale([work[i].image for i in members], scale)
+                for i, (maps, fields, found) in zip(members, outputs, strict=True):
+                    per_image[i].append((maps, fields))
+                    if found is not None and abs(np.log(scale)) < head[i][0]:
+                        head[i] = (abs(np.log(scale)), found)  # the scale nearest 1 wins
+        if self.box_head and self.detector is None:
+            boxes = [bx if bx is not None else found for bx, (_, found) in zip(boxes, head,
+                                                                              strict=True)]
         images = [
-            self._fuse(inp.image.shape[:2], outs, bx)
-            for inp, outs, bx in zip(inputs, per_image, boxes, strict=True)
+            self._fuse(w, outs, bx, inp.boxes)
+            for w, inp, outs, bx in zip(work, inputs, per_image, boxes, strict=True)
         ]
         self._sync()
         return BatchOutput(images, detected - start, time.perf_counter() - detected)
 
     def parse(self, item: ImageMaps) -> list[Pose]:
-        """Fused maps -> poses by Algorithm 1 in the boxes; greedy boxes when boxes is None."""
-        args = (item.maps, item.fields, self.skeleton, self.stride)
-        return parsing.parse(self.config.parser_name, *args, item.boxes, self.config.parser)
+        """Fused maps -> poses in original pixels by Algorithm 1 in the boxes (greedy boxes when
+        boxes is None); client boxes answered one to one, in order."""
+
+        def run(boxes: list[Box] | None, config: ParserConfig) -> list[Pose]:
+            args = (item.maps, item.fields, self.skeleton, self.stride, boxes, config)
+            return parsing.parse(self.config.parser_name, *args)
+
+        poses = run(item.boxes, self.config.parser)
+        honours_boxes = self.config.parser_name in ONE_PER_BOX_PARSERS
+        if item.client is not None and item.boxes is not None and honours_boxes:
+            keep_all = replace(self.config.parser, use_nms=False)
+            poses = answer_each_box(poses, item.boxes, self.skeleton.num_joints,
+                                    lambda rest: run(rest, keep_all))  # fmt: skip
+            return [_out(item.frame, p, b) for p, b in zip(poses, item.client, strict=True)]
+        return [_out(item.frame, p) for p in poses]
 
     def predict(
         self,
         image_rgb: np.ndarray,
         boxes: list[Box] | None = None,
         scales: tuple[float, ...] | None = None,
+        size: tuple[int, int] | None = None,
     ) -> PipelineResult:
-        """(H, W, 3) uint8 RGB image -> poses in its pixels, single image, no server."""
-        out = self.forward_batch([ImageInput(image_rgb, boxes, scales or self.config.scales)])
+        """(H', W', 3) uint8 RGB image of an (H, W) original (`size`; None: its own) -> poses
+        in the original's pixels, single image, no server."""
+        chosen = scales or self.config.scales
+        out = self.forward_batch([ImageInput(image_rgb, boxes, chosen, size)])
         start = time.perf_counter()
         poses = self.parse(out.images[0])
         timings = StageTimings(out.detect_s, out.forward_s, time.perf_counter() - start)
         return PipelineResult(poses, timings)
 
     def detect_missing(self, inputs: list[ImageInput]) -> list[list[Box] | None]:
-        """Client boxes as given; detector boxes for the others (None without a detector)."""
+        """Client boxes as given; detector boxes (found on the working image, in original
+        pixels) for the others; None without a detector."""
+        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
+        found = self._detect_missing(work)
+        return [inp.boxes if inp.boxes is not None or bx is None
+                else [w.frame.box_out(b) for b in bx]
+                for inp, w, bx in zip(inputs, work, found, strict=True)]  # fmt: skip
+
+    def _detect_missing(self, inputs: list[WorkingInput]) -> list[list[Box] | None]:
+        """Working-image boxes: the client's, else the detector's (None without one)."""
         boxes: list[list[Box] | None] = [inp.boxes for inp in inputs]
         todo = [i for i, inp in enumerate(inputs) if inp.boxes is None]
         if self.detector is None or not todo:
@@ -174,31 +229,40 @@ class Pipeline:
     @torch.inference_mode()
     def _forward_scale(
         self, images: list[np.ndarray], scale: float
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Images at one scale, grouped by size and padded -> per image (maps, fields)."""
+    ) -> list[tuple[np.ndarray, np.ndarray, list[Box] | None]]:
+        """Images at one scale, grouped by size and padded -> per image (maps, fields, boxes of
+        the box head in the unscaled image's pixels, None without a box head)."""
         scaled = [resize(im, scale) for im in images]
         sizes = [(int(im.shape[0]), int(im.shape[1])) for im in scaled]
-        results: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * len(images)
+        results: list[tuple[np.ndarray, np.ndarray, list[Box] | None]] = [
+            (np.empty(0), np.empty(0), None)] * len(images)
         # Mirroring maps cells onto cells only when the net pads nothing itself: pad to a
         # multiple of the feature stride (2 x the output stride covers every preset).
         multiple = 2 * self.stride if self.config.flip else 1
         for group in group_by_size(sizes, self.config.max_pad_ratio):
             batch = pad_batch([scaled[g] for g in group], self.device, self.dtype, multiple)
-            maps, fields = self.pose.module(batch)  # (B, J+1, h, w), (B, 2C, h, w)
+            out = self.pose.module(batch)  # (B, J+1, h, w), (B, 2C, h, w)[, (B, K, 5)]
+            maps, fields = out[0], out[1]
+            rows = out[2].float().cpu().numpy() if self.box_head else None
             if self.config.flip:
                 maps, fields = self._add_mirrored(batch, maps, fields)
             group_sizes = [sizes[g] for g in group]
             crops = zip(crop_outputs(maps, group_sizes, self.stride),
                         crop_outputs(fields, group_sizes, self.stride), strict=True)  # fmt: skip
-            for g, pair in zip(group, crops, strict=True):
-                results[g] = pair
+            for k, (g, pair) in enumerate(zip(group, crops, strict=True)):
+                found = None
+                if rows is not None:
+                    found = [_unscale(b, scale) for b in _boxes(rows[k], sizes[g],
+                                                                self.box_threshold, "box_head")]
+                results[g] = (*pair, found)
         return results
 
     def _add_mirrored(
         self, batch: torch.Tensor, maps: torch.Tensor, fields: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The mean of the outputs of `batch` and of its mirror image, brought back."""
-        mirrored_maps, mirrored_fields = self.pose.module(batch.flip(-1))
+        mirrored = self.pose.module(batch.flip(-1))
+        mirrored_maps, mirrored_fields = mirrored[0], mirrored[1]
         back_maps, back_fields = parsing.unflip_outputs(
             mirrored_maps.float().cpu().numpy(), mirrored_fields.float().cpu().numpy(),
             self.skeleton,
@@ -208,20 +272,41 @@ class Pipeline:
 
     def _fuse(
         self,
-        size: tuple[int, ...],
+        work: WorkingInput,
         outputs: list[tuple[np.ndarray, np.ndarray]],
         boxes: list[Box] | None,
+        client: list[Box] | None,
     ) -> ImageMaps:
-        grid = map_size(int(size[0]), int(size[1]), self.stride)
+        grid = map_size(int(work.image.shape[0]), int(work.image.shape[1]), self.stride)
         if len(outputs) == 1 and outputs[0][0].shape[1:] == grid:
             maps, fields = outputs[0]
         else:  # Sec. IV-A: resize each scale's maps and fields back and average
             maps, fields = parsing.fuse_scales(outputs, size=grid)
-        return ImageMaps(maps, fields, boxes)
+        return ImageMaps(maps, fields, boxes, work.frame, client)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+
+def _out(frame: Frame | None, pose: Pose, box: Box | None = None) -> Pose:
+    """A working-image pose -> original pixels (with `box`, the client's, when given)."""
+    if frame is None:
+        return pose if box is None else replace(pose, box=box)
+    return frame.pose_out(pose, box)
+
+
+def _unscale(box: Box, scale: float) -> Box:
+    """A box found on the image resized by `scale` -> the same box on the image itself."""
+    return replace(box, x1=box.x1 / scale, y1=box.y1 / scale, x2=box.x2 / scale,
+                   y2=box.y2 / scale)
+
+
+def _working_size(pose: LoadedModel, configured: int | None) -> int:
+    """The configured working size, else the pose manifest's `working_size`, else 848."""
+    if configured is not None:
+        return configured
+    return int(pose.manifest.get("working_size", DEFAULT_WORKING_SIZE))
 
 
 def _threshold(detector: LoadedModel | None, configured: float | None) -> float:
@@ -235,7 +320,8 @@ def _threshold(detector: LoadedModel | None, configured: float | None) -> float:
     return float(manifest.get("internal", {}).get("score_threshold", 0.3))
 
 
-def _boxes(rows: np.ndarray, size: tuple[int, ...], threshold: float) -> list[Box]:
+def _boxes(rows: np.ndarray, size: tuple[int, ...], threshold: float,
+           source: str = "detector") -> list[Box]:
     """(K, 5) detector rows [x1, y1, x2, y2, score] -> boxes clipped to the (H, W) image."""
     height, width = int(size[0]), int(size[1])
     found = []
@@ -245,5 +331,5 @@ def _boxes(rows: np.ndarray, size: tuple[int, ...], threshold: float) -> list[Bo
         x1, x2 = float(np.clip(x1, 0, width - 1)), float(np.clip(x2, 0, width - 1))
         y1, y2 = float(np.clip(y1, 0, height - 1)), float(np.clip(y2, 0, height - 1))
         if x2 > x1 and y2 > y1:
-            found.append(Box(x1, y1, x2, y2, float(score), "detector"))
+            found.append(Box(x1, y1, x2, y2, float(score), source))
     return found

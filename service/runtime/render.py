@@ -13,6 +13,7 @@ from service.types import Box, Pose
 # Box colour per source (RGB): where a box came from is visible at a glance.
 BOX_COLOURS: dict[str, tuple[int, int, int]] = {
     "detector": (255, 200, 0),
+    "box_head": (255, 140, 0),
     "client": (0, 200, 255),
     "greedy": (200, 0, 255),
 }

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.runtime.keypoint_output import KeypointLayout
 from service.types import Pose
 
 
-def pose_dict(pose: Pose) -> dict[str, Any]:
-    """{"box", "box_source", "score", "keypoints": one [x, y, score] or None per joint}."""
+def pose_dict(pose: Pose, layout: KeypointLayout | None = None) -> dict[str, Any]:
+    """{"box", "box_source", "score", "keypoints": one [x, y, score] or None per joint}, the
+    joints of `layout` (`keypoint_output`; None: every joint in skeleton order)."""
+    chosen = pose.keypoints if layout is None else layout.select(pose.keypoints)
     keypoints: list[list[float] | None] = [
         [round(float(x), 2), round(float(y), 2), round(float(s), 4)] if s > 0 else None
-        for x, y, s in pose.keypoints
+        for x, y, s in chosen
     ]
     box = pose.box
     return {

@@ -21,11 +21,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", type=Path, default=Path("runs/pose-real"))
     parser.add_argument("--trunk-from", default="blazepose-topdown",
                         help="model_store name of the imported BlazePose landmark model whose "
-                             "weights start the trunk (ignored when resuming)")
+                             "weights start the trunk, a landmark state dict (.pt), or 'none' "
+                             "for random weights (ignored when resuming)")
     defaults = BottomUpTrainConfig(tiles=(), run_dir=Path())
     for name in _NUMBERS:
         default = getattr(defaults, name)
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    parser.add_argument("--frozen", default=",".join(defaults.frozen),
+                        help="comma-separated trunk modules kept fixed ('' = none)")
     parser.add_argument("--no-resume", action="store_true", help="ignore RUN_DIR/last.pt")
 
 
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = BottomUpTrainConfig(tiles=tuple(args.tiles), run_dir=args.run_dir,
                               resume=not args.no_resume,
+                              frozen=tuple(m for m in args.frozen.split(",") if m),
                               **{k: getattr(args, k) for k in _NUMBERS})  # fmt: skip
     resuming = cfg.resume and (cfg.run_dir / "last.pt").exists()
     trunk = blazepose_trunk(None if resuming else _trunk_weights(args.trunk_from))
@@ -60,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trunk_weights(source: str) -> dict[str, torch.Tensor]:
+def _trunk_weights(source: str) -> dict[str, torch.Tensor] | None:
+    if source == "none":  # the same network from random weights (the ablation)
+        return None
     if source.endswith(".pt"):  # a landmark-net state dict file
         return dict(torch.load(source, map_location="cpu"))
     return trunk_state(source)

@@ -18,7 +18,8 @@ ARGS = [
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+    reason="2 upload-page tests skip: /usr/bin/chromium is missing; install Debian's chromium "
+    "(apt-get install chromium, as root; .ci/run does it) and run make test again",
 )
 
 

@@ -144,5 +144,6 @@ def make_store(root: Path, scene: SceneData) -> Path:
     rows = torch.tensor([[*box, 0.9 - 0.1 * i] for i, box in enumerate(scene.boxes)])
     rows = torch.cat([rows, torch.zeros(3, 5)])  # padding rows, score 0
     write_model(root, "detector-fixed", FixedBoxes(rows.float()), "detector")
+    torch.manual_seed(0)  # the untrained net's weights, the same every run
     export_model(build_network("tiny", AIC14), root, "pose-tiny", AIC14)
     return root

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from runtime_fakes import SceneData, box, make_scene, make_store
@@ -101,3 +102,59 @@ def test_detector_threshold_prefers_the_manifest_recommendation():
     floor_only = SimpleNamespace(manifest={"internal": {"score_threshold": 0.05}})
     assert _threshold(floor_only, None) == 0.05  # type: ignore[arg-type]
     assert _threshold(None, None) == 0.3
+
+
+def upscaled(scene: SceneData, factor: int) -> np.ndarray:
+    """The scene at `factor` times its size: (240 f, 320 f, 3)."""
+    return cv2.resize(scene.image, (320 * factor, 240 * factor), interpolation=cv2.INTER_LINEAR)
+
+
+def test_models_run_at_the_working_size_and_answer_in_original_pixels(
+    store: Path, scene: SceneData
+) -> None:
+    config = PipelineConfig(working_size=320)
+    pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store, config)
+    big = upscaled(scene, 3)  # 960x720: the models see it at 320x240
+    out = pipeline.forward_batch([ImageInput(big, None, (1.0,))]).images[0]
+    assert out.maps.shape == (15, 60, 80)  # the grid of 320x240, not of 960x720 (180, 240)
+    poses = sorted(pipeline.parse(out), key=lambda p: p.keypoints[12, 0])
+    assert len(poses) == 2
+    for pose, truth, row in zip(poses, scene.keypoints, scene.boxes, strict=True):
+        # The detector's rows are working-image pixels: x3 in the original's.
+        assert pose.box is not None and pose.box.source == "detector"
+        assert pose.box.as_list() == pytest.approx([3 * v for v in row])
+        expected = (truth[:, :2] + 0.5) * 3 - 0.5  # pixel centres, Frame.points_out
+        assert np.abs(pose.keypoints[:, :2] - expected).max() < 2.0 * 3
+    detected = pipeline.detect_missing([ImageInput(big, None, (1.0,))])[0] or []
+    found = np.array([b.as_list() for b in detected])
+    np.testing.assert_allclose(found, 3 * np.array(scene.boxes), atol=1e-3)  # float32 rows
+
+
+def test_a_smaller_rendition_with_the_original_size_answers_alike(
+    store: Path, scene: SceneData
+) -> None:
+    pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store,
+                                   PipelineConfig(working_size=320))  # fmt: skip
+    whole = pipeline.predict(upscaled(scene, 4)).poses
+    rendition = pipeline.predict(upscaled(scene, 2), size=(960, 1280)).poses
+    assert len(whole) == len(rendition) == 2
+    for a, b in zip(whole, rendition, strict=True):
+        assert np.abs(a.keypoints - b.keypoints).max() < 1e-6
+
+
+def test_working_size_zero_runs_the_whole_image(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-fixed", None, "cpu", store, PipelineConfig(working_size=0))
+    out = pipeline.forward_batch([ImageInput(upscaled(scene, 3), [], (1.0,))]).images[0]
+    assert pipeline.working_size == 0 and out.maps.shape == (15, 180, 240)
+
+
+def test_working_size_from_settings_else_manifest_else_848(store: Path) -> None:
+    from types import SimpleNamespace
+
+    from service.runtime.pipeline import _working_size
+
+    assert Pipeline.from_store("pose-fixed", None, "cpu", store).working_size == 848
+    named = SimpleNamespace(manifest={"working_size": 640})
+    assert _working_size(named, None) == 640  # type: ignore[arg-type]
+    assert _working_size(named, 0) == 0  # type: ignore[arg-type]
+    assert _working_size(SimpleNamespace(manifest={}), None) == 848  # type: ignore[arg-type]

@@ -1,4 +1,9 @@
-"""POST images (+ boxes) -> poses as JSON, or as a PNG overlay."""
+"""POST images (+ boxes) -> poses as JSON, or as a PNG overlay.
+
+Images are decoded straight to the working size (`runtime/images.py`); boxes and poses are in
+the original image's pixels. Given boxes are answered one to one, in order, whatever the score
+threshold.
+"""
 
 from __future__ import annotations
 
@@ -24,13 +29,18 @@ from service.api.schemas import (
 from service.metrics import Metrics
 from service.runtime.batching import Job, JobResult
 from service.runtime.images import DecodedImage, decode_image, encode_png
+from service.runtime.keypoint_output import keypoint_layout
 from service.runtime.lifecycle import Runtime
 from service.runtime.render import render
+from service.types import Pose
 
 router = APIRouter(prefix="/v1", tags=["poses"], dependencies=[Authorised])
 
 _IMAGE_SCHEMA = {"type": "string", "format": "binary"}
-_BOXES_TEXT = "JSON [[x1, y1, x2, y2], ...] in image pixels; given boxes skip the detector"
+_BOXES_TEXT = (
+    "JSON [[x1, y1, x2, y2], ...] in image pixels; given boxes skip the detector and are "
+    "answered one to one, in order (null keypoints and score 0 where nobody is found)"
+)
 _BODY = {
     "requestBody": {
         "required": True,
@@ -83,7 +93,8 @@ async def poses_batch(
     ])  # fmt: skip
 
 
-@router.post("/render", openapi_extra=_BODY, summary="Draw boxes and skeletons on the image",
+@router.post("/render", openapi_extra=_BODY,
+             summary="Draw boxes and skeletons on the image (shrunk to the working size)",
              responses={200: {"content": {"image/png": {}}}, **ERROR_RESPONSES},
              response_class=Response)  # fmt: skip
 async def render_image(
@@ -91,7 +102,8 @@ async def render_image(
 ) -> Response:
     upload = await read_upload(request, runtime.settings.limits(), many=False)
     images, results = await _run(request, runtime, upload, options, metrics)
-    kept = [p for p in results[0].poses if p.score >= options.score_threshold]
+    frame = images[0].frame  # drawn on the working image: the poses mapped into it
+    kept = [frame.pose_in(p) for p in results[0].poses if _kept(p, options.score_threshold)]
     skeleton = runtime.pipeline.skeleton
     png = await run_in_threadpool(lambda: encode_png(render(images[0].rgb, kept, skeleton)))
     return Response(png, media_type="image/png")
@@ -100,12 +112,13 @@ async def render_image(
 async def _run(
     request: Request, runtime: Runtime, upload: Upload, options: PoseOptions, metrics: Metrics
 ) -> tuple[list[DecodedImage], list[JobResult]]:
-    """Decode (threads), queue one job per image, await them all (or the deadline)."""
-    max_pixels = runtime.settings.max_pixels
-    images = [await run_in_threadpool(decode_image, data, max_pixels) for data in upload.images]
+    """Decode to the working size (threads), queue one job per image, await them all (or the
+    deadline)."""
+    limit, size = runtime.settings.max_pixels, runtime.pipeline.working_size
+    images = [await run_in_threadpool(decode_image, data, limit, size) for data in upload.images]
     jobs = runtime.worker.submit(
         [(im.rgb, bx) for im, bx in zip(images, upload.boxes, strict=True)],
-        options.scales, _arrival(request),
+        options.scales, _arrival(request), [(im.height, im.width) for im in images],
     )  # fmt: skip
     return images, await _await_jobs(jobs, request, metrics)
 
@@ -123,11 +136,17 @@ async def _await_jobs(jobs: list[Job], request: Request, metrics: Metrics) -> li
     for job in jobs:
         job.future.cancel()  # the worker skips cancelled jobs
     pending.cancel()
+    pending.add_done_callback(_retrieve)  # no "exception was never retrieved" in the log
     if gone in done:
         metrics.rejections.labels("client_disconnected").inc()
         raise unavailable("client_disconnected", "the client went away")
     metrics.rejections.labels("deadline").inc()
     raise unavailable("deadline_exceeded", "the request did not finish before its deadline")
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _disconnected(request: Request) -> None:
@@ -144,7 +163,8 @@ def _response(
     runtime: Runtime, image: DecodedImage, result: JobResult, options: PoseOptions,
     request: Request, metrics: Metrics,
 ) -> PoseResponse:  # fmt: skip
-    persons = [person(p) for p in result.poses if p.score >= options.score_threshold]
+    layout = keypoint_layout(runtime.pipeline.skeleton, options.keep_neck)  # COCO-18: COCO-17
+    persons = [person(p, layout) for p in result.poses if _kept(p, options.score_threshold)]
     metrics.persons.observe(len(persons))
     pose_model = runtime.pipeline.pose
     t = result.timings
@@ -156,6 +176,12 @@ def _response(
     return PoseResponse(
         model=ModelRef(name=pose_model.name, version=pose_model.version),
         image=ImageSize(width=image.width, height=image.height),
+        keypoint_names=list(layout.names),
         persons=persons,
         timings_ms=timings,
     )
+
+
+def _kept(pose: Pose, threshold: float) -> bool:
+    """Above the score threshold, or answering a client box (each is answered)."""
+    return pose.score >= threshold or (pose.box is not None and pose.box.source == "client")

@@ -1,0 +1,85 @@
+"""A pose model with its own box head: one call gives maps, fields and boxes; the pipeline takes
+its boxes when no detector is loaded, client boxes still override, and the settings load no
+separate detector for it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from runtime_fakes import STRIDE, FixedMaps, SceneData, box, encode_targets, make_scene, write_model
+
+from service.config import Settings
+from service.runtime.pipeline import Pipeline, PipelineConfig
+
+
+class FixedMapsAndBoxes(torch.nn.Module):
+    """FixedMaps plus box rows given in the scene's pixels, scaled with the input's width (as a
+    real box head's boxes follow the image it sees)."""
+
+    def __init__(self, maps: FixedMaps, rows: torch.Tensor, width: int) -> None:
+        super().__init__()
+        self.maps = maps
+        self.rows = torch.nn.Parameter(rows[None], requires_grad=False)  # (1, K, 5)
+        self.width = width
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        maps, fields = self.maps(x)
+        factor = torch.ones(5, dtype=x.dtype)
+        factor[:4] = x.shape[3] / self.width
+        return maps, fields, (self.rows.to(x.dtype) * factor).expand(x.shape[0], -1, -1)
+
+
+@pytest.fixture(scope="module")
+def scene() -> SceneData:
+    return make_scene()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    maps, fields = (torch.from_numpy(a) for a in encode_targets(scene))
+    rows = torch.tensor([[*b, 0.8] for b in scene.boxes] + [[0, 0, 0, 0, 0.0]]).float()
+    net = FixedMapsAndBoxes(FixedMaps(maps, fields, STRIDE), rows, scene.image.shape[1])
+    write_model(root, "pose-boxes", net, "pose")
+    manifest_path = root / "pose-boxes" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["box_head"] = {"recommended_score_threshold": 0.5}
+    manifest_path.write_text(json.dumps(manifest))
+    return root
+
+
+def test_boxes_come_from_the_pose_model_itself(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-boxes", None, "cpu", store, PipelineConfig())
+    poses = pipeline.predict(scene.image).poses
+    assert len(poses) == 2
+    assert {p.box.source for p in poses if p.box is not None} == {"box_head"}
+    found = sorted([p.box.x1, p.box.y1, p.box.x2, p.box.y2] for p in poses if p.box)
+    assert np.allclose(found, sorted(scene.boxes), atol=1e-3)
+
+
+def test_boxes_follow_scales_and_the_working_size(store: Path, scene: SceneData) -> None:
+    big = np.repeat(np.repeat(scene.image, 2, axis=0), 2, axis=1)  # 2x the working size
+    config = PipelineConfig(working_size=scene.image.shape[1], scales=(0.8, 1.25))
+    pipeline = Pipeline.from_store("pose-boxes", None, "cpu", store, config)
+    poses = pipeline.predict(big).poses
+    found = sorted([p.box.x1, p.box.y1, p.box.x2, p.box.y2] for p in poses if p.box)
+    assert np.allclose(found, 2 * np.array(sorted(scene.boxes)), atol=0.1)
+
+
+def test_client_boxes_override_the_head(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-boxes", None, "cpu", store, PipelineConfig())
+    poses = pipeline.predict(scene.image, boxes=[box(scene.boxes[1])]).poses
+    assert len(poses) == 1 and poses[0].box is not None and poses[0].box.source == "client"
+
+
+def test_settings_load_no_detector_for_a_box_head(store: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BOXPOSE_DETECTOR_MODEL", raising=False)
+    settings = Settings(pose_model="pose-boxes", model_store=store)
+    assert settings.runtime().detector_model is None
+    chosen = Settings(pose_model="pose-boxes", model_store=store, detector_model="other")
+    assert chosen.runtime().detector_model == "other"  # the separate detector stays an option
