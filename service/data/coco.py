@@ -1,7 +1,9 @@
 """COCO keypoint files -> `Sample`s: COCO-17 people become COCO-18 (a neck at the shoulders'
-midpoint), files in this project's AIC-14 order (`boxpose synth`) stay AIC-14. Crowd regions and
-people without keypoints (num_keypoints == 0) become the ignore mask, from their segmentation
-(polygons or RLE, decoded with pycocotools) or, lacking one, their box."""
+midpoint, part of that skeleton's definition), or, asked for `skeleton=AIC14`, AIC-14 through
+the joint-mapping table (neck and head top unlabelled); files in this project's AIC-14 order
+(`boxpose synth`) stay AIC-14. Crowd regions and people without keypoints (num_keypoints == 0,
+or none of the skeleton's) become the ignore mask, from their segmentation (polygons or RLE,
+decoded with pycocotools) or, lacking one, their box."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from service.data.joint_maps import JOINT_MAPS, to_aic14
 from service.data.sample import Sample, boxes_mask, read_rgb
 from service.skeleton import AIC14, COCO18, Skeleton, coco17_to_coco18
 
@@ -54,10 +57,16 @@ def is_ignored(ann: dict[str, Any]) -> bool:
 class CocoKeypoints:
     """A COCO keypoint file + its image directory as an indexable `Source`."""
 
-    def __init__(self, annotation_file: Path, image_dir: Path, skip_empty: bool = False) -> None:
+    def __init__(self, annotation_file: Path, image_dir: Path, skip_empty: bool = False,
+                 skeleton: Skeleton | None = None) -> None:
         data = json.loads(Path(annotation_file).read_text())
         person = next(c for c in data["categories"] if c.get("name") == "person")
-        self.skeleton = skeleton_of(person)
+        native = skeleton_of(person)
+        readable = (COCO18, AIC14) if native is COCO18 else (native,)
+        if skeleton is not None and skeleton not in readable:
+            raise ValueError(f"cannot read {native.name} annotations as {skeleton.name}")
+        self.skeleton: Skeleton = skeleton or native
+        self.native = native
         self.category_id = int(person["id"])
         self.image_dir = Path(image_dir)
         by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -78,17 +87,26 @@ class CocoKeypoints:
         anns = self.by_image.get(int(info["id"]), [])
         kept = [a for a in anns if not is_ignored(a)]
         raw = np.array([a["keypoints"] for a in kept], np.float64).reshape(len(kept), -1, 3)
-        if self.skeleton is COCO18:
-            raw = coco17_to_coco18(raw)
+        raw = self._convert(raw)
         raw[raw[..., 2] == 0, :2] = 0.0
-        boxes = np.array([_xyxy(a["bbox"]) for a in kept], np.float64).reshape(-1, 4)
+        labelled = np.asarray((raw[..., 2] > 0).any(axis=1)).tolist()  # (N,) any joint
         ignored = [a for a in anns if is_ignored(a)]
+        ignored += [a for a, k in zip(kept, labelled, strict=True) if not k]
+        kept = [a for a, k in zip(kept, labelled, strict=True) if k]
+        raw = raw[labelled]
+        boxes = np.array([_xyxy(a["bbox"]) for a in kept], np.float64).reshape(-1, 4)
         ignore = None
         if ignored:
             ignore = np.zeros((h, w), bool)
             for a in ignored:
                 ignore |= segmentation_mask(a, h, w)
         return raw.reshape(len(kept), self.skeleton.num_joints, 3), boxes, ignore
+
+    def _convert(self, raw: np.ndarray) -> np.ndarray:
+        """(N, K, 3) file keypoints -> (N, J, 3) in `self.skeleton`."""
+        if self.native is COCO18 and self.skeleton is AIC14:
+            return to_aic14(raw, JOINT_MAPS["coco17"])
+        return coco17_to_coco18(raw) if self.skeleton is COCO18 else raw
 
     def load(self, index: int) -> Sample:
         keypoints, boxes, ignore = self.annotations(index)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from service.skeleton import AIC14, COCO_SIGMAS_ON_AIC14, SKELETONS, Skeleton
+from service.skeleton import AIC14, COCO18, COCO_SIGMAS_ON_AIC14, SKELETONS, Skeleton
 from service.types import Pose
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
@@ -29,12 +29,38 @@ def sigmas_for(skeleton: Skeleton, name: str) -> np.ndarray:
 
 
 def skeleton_from_category(category: dict[str, Any]) -> Skeleton:
-    """A COCO category's keypoint names -> the project skeleton with those joints."""
+    """A COCO category's keypoint names -> the project skeleton with those joints; COCO's own
+    17 -> COCO-18 (the same joints and a neck derived from the shoulders)."""
     names = tuple(category.get("keypoints", ()))
+    if names == COCO18.joints[:17]:
+        return COCO18
     for skeleton in SKELETONS.values():
         if skeleton.joints == names:
             return skeleton
     raise ValueError(f"no project skeleton has the joints {names}")
+
+
+def truth_joints(ground_truth: dict[str, Any]) -> tuple[str, ...]:
+    """The keypoint names of a COCO file's (first) category, in its order."""
+    return tuple(str(n) for n in ground_truth["categories"][0].get("keypoints", ()))
+
+
+def joint_columns(skeleton: Skeleton, names: tuple[str, ...]) -> list[int]:
+    """(K,) the index in `skeleton` of each named joint; ValueError naming any it lacks."""
+    missing = [n for n in names if n not in skeleton.joints]
+    if missing:
+        raise ValueError(f"skeleton {skeleton.name} has no {missing}: cannot score them")
+    return [skeleton.joint(n) for n in names]
+
+
+def select_joints(results: list[dict], columns: list[int]) -> list[dict]:
+    """COCO results entries -> the same with only `columns` of their keypoints, in that order
+    (a COCO-18 model's poses scored on COCO-17 ground truth: the neck dropped)."""
+    out = []
+    for entry in results:
+        kp = np.asarray(entry["keypoints"], dtype=np.float64).reshape(-1, 3)[columns]
+        out.append({**entry, "keypoints": [round(float(v), 3) for v in kp.ravel()]})
+    return out
 
 
 def poses_to_results(poses: list[Pose], image_id: int, category_id: int = 1) -> list[dict]:

@@ -1,4 +1,5 @@
-"""`boxpose eval`: a COCO keypoint file + a model or the oracle -> AP, AP50, AP75, APM, APL."""
+"""`boxpose eval`: a COCO keypoint file + a model or the oracle -> AP, AP50, AP75, APM, APL;
+real photos (`--dataset`, or `--annotations` with `--format`): `real_command`."""
 
 from __future__ import annotations
 
@@ -10,17 +11,22 @@ from typing import Any
 from service.evaluation.coco_eval import (
     evaluate_keypoints,
     format_stats,
+    joint_columns,
     poses_to_results,
+    select_joints,
     sigmas_for,
     skeleton_from_category,
+    truth_joints,
 )
 from service.evaluation.oracle import ORACLE_JOINTS, image_people, oracle_results
+from service.evaluation.real_command import register_real, run_real
 from service.parsing import PARSERS, ParserConfig
 from service.skeleton import Skeleton
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--annotations", type=Path, required=True, help="COCO keypoint JSON")
+    parser.add_argument("--annotations", type=Path,
+                        help="COCO keypoint JSON in a project skeleton (or see --format)")
     parser.add_argument("--images", type=Path, help="image directory (needed with --model)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--oracle", action="store_true",
@@ -40,17 +46,24 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sigmas", choices=("aic", "coco", "both"), default="both")
     parser.add_argument("--out", type=Path, help="write predictions as a COCO results JSON")
     parser.add_argument("--limit", type=int, help="evaluate the first N images only")
+    register_real(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.dataset is not None or args.format is not None:
+        return run_real(args)
+    if args.annotations is None:
+        raise SystemExit("boxpose eval: give --annotations FILE or --dataset NAME")
     ground_truth = json.loads(Path(args.annotations).read_text())
     skeleton = skeleton_from_category(ground_truth["categories"][0])
     if args.oracle_joints != "all" and not args.oracle:
         raise SystemExit("--oracle-joints is for --oracle (maps drawn from the ground truth)")
+    columns = joint_columns(skeleton, truth_joints(ground_truth))  # COCO-17 file: no neck
     if args.oracle:
         results, ids = oracle_results(ground_truth, skeleton, args.parser, ParserConfig(),
                                       use_boxes=args.boxes == "gt", limit=args.limit,
                                       joints=args.oracle_joints)
+        results = select_joints(results, columns)
     else:
         results, ids = _model_results(args, ground_truth, skeleton)
     if args.out:
@@ -62,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     source = f"oracle ({args.oracle_joints} joints)" if args.oracle else f"model {args.model}"
     print(f"{len(ids)} images, {len(results)} poses, {source}, parser {args.parser}")
     for name in names:
-        stats = evaluate_keypoints(ground_truth, results, sigmas_for(skeleton, name), ids)
+        sigmas = sigmas_for(skeleton, name)[columns]
+        stats = evaluate_keypoints(ground_truth, results, sigmas, ids)
         print(f"{name} sigmas: {format_stats(stats)}")
     if args.detector and not args.oracle:
         print(f"detector {args.detector}: {_detector_ap(args)}")
@@ -99,6 +113,10 @@ def _model_results(
             parser=ParserConfig(supplement_detector_boxes=args.supplement),
         ),
     )
+    try:  # the model's joints, by name, in the file's order (COCO-18 on COCO-17: no neck)
+        columns = joint_columns(pipeline.skeleton, truth_joints(ground_truth))
+    except ValueError as exc:
+        raise SystemExit(f"boxpose eval: model {args.model}: {exc}") from exc
     scales = tuple(float(s) for s in str(args.scales).split(","))
     results, ids = [], []
     for image, _, boxes in image_people(ground_truth, skeleton, args.limit):
@@ -109,4 +127,4 @@ def _model_results(
         result = pipeline.predict(bgr[:, :, ::-1].copy(), boxes=given, scales=scales)
         results += poses_to_results(result.poses, int(image["id"]))
         ids.append(int(image["id"]))
-    return results, ids
+    return select_joints(results, columns), ids

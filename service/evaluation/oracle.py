@@ -15,7 +15,7 @@ import numpy as np
 
 from service.parsing import ParserConfig, parse
 from service.parsing.config import DEFAULT_CONFIG
-from service.skeleton import Skeleton
+from service.skeleton import COCO18, Skeleton, coco17_to_coco18
 from service.targets import TargetConfig, encode
 from service.types import Box, Pose
 
@@ -39,6 +39,8 @@ def image_people(
     for image in images:
         anns = by_image.get(int(image["id"]), [])
         kp = np.array([a["keypoints"] for a in anns], dtype=np.float64)
+        if skeleton is COCO18 and kp.size == len(anns) * 17 * 3 > 0:  # COCO-17: neck derived
+            kp = coco17_to_coco18(kp)
         kp = kp.reshape(len(anns), skeleton.num_joints, 3)
         boxes = [_box(a["bbox"]) for a in anns]
         yield image, kp, boxes

@@ -22,7 +22,14 @@ _AIC14_CANONICAL = np.array([
     [0.07, 0.40], [0.08, 0.61], [0.08, 0.82],  # left
     [0.0, -0.17], [0.0, 0.0],  # head top, neck
 ])  # fmt: skip
-CANONICAL = {"aic14": _AIC14_CANONICAL}
+# COCO-18 (COCO's 17, then the neck) in the same frame: the face from nose, eyes and ears.
+_COCO18_CANONICAL = np.array([
+    [0.0, -0.09], [0.025, -0.11], [-0.025, -0.11], [0.05, -0.10], [-0.05, -0.10],  # face
+    [0.11, 0.02], [-0.11, 0.02], [0.14, 0.19], [-0.14, 0.19], [0.15, 0.34], [-0.15, 0.34],
+    [0.07, 0.40], [-0.07, 0.40], [0.08, 0.61], [-0.08, 0.61], [0.08, 0.82], [-0.08, 0.82],
+    [0.0, 0.0],  # neck
+])  # fmt: skip
+CANONICAL = {"aic14": _AIC14_CANONICAL, "coco18": _COCO18_CANONICAL}
 
 
 @dataclass(frozen=True)
