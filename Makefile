@@ -36,10 +36,21 @@ lint: $(STAMP)
 models: $(STAMP)
 	bash scripts/train_models.sh
 
-bench: $(STAMP)
+# OpenPose's parser (controlnet_aux) lives in its own environment, bench/.venv (gitignored).
+bench/.venv/.installed: $(STAMP) bench/openpose_env.sh
+	bash bench/openpose_env.sh $(BIN)/python
+
+# Each script rewrites its own section of BENCHMARKS.md (and its plot in bench/plots/);
+# one at a time, as each measures side by side within its own run.
+bench: $(STAMP) bench/.venv/.installed
 	$(BIN)/python bench/lite_forward.py
 	$(BIN)/python bench/parse_speed.py
 	$(BIN)/python bench/ablation.py
+	bench/.venv/bin/python bench/openpose_parser.py
+	$(BIN)/python bench/people_cost.py
+	$(BIN)/python bench/forward_hardware.py
+	$(BIN)/python bench/service_load.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV)

@@ -19,7 +19,7 @@ from service.parsing.config import DEFAULT_CONFIG, ParserConfig
 from service.parsing.limbs import score_connections
 from service.parsing.nms import pose_nms
 from service.parsing.peaks import Candidates, find_peaks
-from service.parsing.poses import build_pose, pose_confidence, rescore, tight_box
+from service.parsing.poses import build_pose, confidences, pose_confidence, rescore, tight_box
 from service.skeleton import Skeleton
 from service.types import Box, Pose
 
@@ -82,14 +82,28 @@ def _box_pose(pieces: list[Piece], cands: Candidates, box: Box, config: ParserCo
     None if too small."""
     if not pieces:
         return None
-    options = [build_pose(p.ids, p.limb_scores, cands, box) for p in pieces]
+    options = [(p.ids, p.limb_scores) for p in pieces]
     if merge:  # the pieces of a person without its root, joined (`assembly.best_union`)
         rootless = [p for p in pieces if p.ids[root] < 0]
         members = best_union(rootless, box)
         if members is not None and len(members) > 1:
-            options.append(build_pose(*union_arrays(rootless, members), cands, box))
-    pose = max(options, key=BOX_CHOICES[config.box_choice](config))
+            options.append(union_arrays(rootless, members))
+    pose = _choose(options, cands, box, config)
     return pose if pose.num_visible >= config.min_joints else None
+
+
+def _choose(options: list[tuple[np.ndarray, np.ndarray]], cands: Candidates, box: Box,
+            config: ParserConfig) -> Pose:  # fmt: skip
+    """The best of a box's options (candidate ids (J,), limb scores (C,)) by
+    `config.box_choice`, the first on ties. For "confidence", Eq. 9 of all options at once
+    (`confidences`: a crowded box has tens of pieces), then only the options within rounding of
+    the best are built and compared exactly, so the choice is the same as building them all."""
+    if config.box_choice == "confidence" and len(options) > 1:
+        ids = np.stack([o[0] for o in options])  # (P, J)
+        conf = confidences(ids, np.stack([o[1] for o in options]), cands, box, config)
+        options = [o for o, c in zip(options, conf, strict=True) if c >= conf.max() - 1e-9]
+    poses = [build_pose(ids, limb_scores, cands, box) for ids, limb_scores in options]
+    return max(poses, key=BOX_CHOICES[config.box_choice](config))
 
 
 def _rechoose(

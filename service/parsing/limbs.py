@@ -120,12 +120,12 @@ def _bilinear(
     y0 = np.minimum(y.astype(np.int64), max(h - 2, 0))
     wx, wy = (x - x0)[None], (y - y0)[None]  # (1, P, M)
     dx, dy = int(w > 1), w * int(h > 1)
-    flat = fields.reshape(-1, 2, h * w)  # (C, 2, h * w)
-    base = y0 * w + x0  # (P, M)
-    ch = limb[:, None]
-    v00, v01 = flat[ch, :, base], flat[ch, :, base + dx]  # (P, M, 2)
-    v10, v11 = flat[ch, :, base + dy], flat[ch, :, base + dy + dx]
-    v00, v01, v10, v11 = (np.moveaxis(v, -1, 0) for v in (v00, v01, v10, v11))  # (2, P, M)
+    flat = fields.reshape(-1)  # (2C * h * w,)
+    # Linear indices of the x component's four cells; the y component is h * w further on
+    # (one flat gather per corner: several times faster than indexing (C, 2, h * w)).
+    base = (2 * h * w) * limb[:, None] + y0 * w + x0  # (P, M)
+    corners = np.stack([base, base + dx, base + dy, base + dy + dx])  # (4, P, M)
+    v00, v01, v10, v11 = np.stack([flat[corners], flat[corners + h * w]], axis=1)  # (2, P, M)
     top = v00 + (v01 - v00) * wx
     value = top + (v10 + (v11 - v10) * wx - top) * wy
     return value[0], value[1]

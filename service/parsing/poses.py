@@ -53,6 +53,28 @@ def pose_confidence(pose: Pose, config: ParserConfig) -> float:
     return config.alpha * s1 + config.beta * s2 + config.gamma * ratio
 
 
+def confidences(
+    ids: np.ndarray, limb_scores: np.ndarray, cands: Candidates, box: Box | None,
+    config: ParserConfig,
+) -> np.ndarray:
+    """ids (P, J), limb_scores (P, C) of P would-be poses in `box` -> (P,) Eq. 9 of each, as
+    `pose_confidence` computes it on their `build_pose` (to rounding), without building them."""
+    found = ids >= 0  # (P, J)
+    safe = np.where(found, ids, 0)
+    scores = np.where(found, np.maximum(cands.score[safe], 1e-6), 0.0)
+    count = found.sum(axis=1)
+    s1 = scores.sum(axis=1) / np.maximum(count, 1)
+    connected = limb_scores > 0
+    s2 = np.where(connected, limb_scores, 0.0).sum(axis=1) / np.maximum(connected.sum(axis=1), 1)
+    xy = cands.xy[safe]  # (P, J, 2)
+    lo = np.where(found[..., None], xy, np.inf).min(axis=1)  # (P, 2)
+    hi = np.where(found[..., None], xy, -np.inf).max(axis=1)
+    area = np.prod(np.clip(np.where(count[:, None] > 0, hi - lo, 0.0), 0.0, None), axis=1)
+    ratio = np.minimum(area / box.area, 1.0) if box is not None and box.area > 0 else 1.0
+    conf = config.alpha * s1 + config.beta * s2 + config.gamma * ratio
+    return np.where(count > 0, conf, 0.0)
+
+
 def pose_coverage(pose: Pose) -> float:
     """Half the mean joint score over all J joints plus half the mean limb score over all C
     limbs, a missing joint or an unconnected limb counting 0.
