@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint models bench clean
+.PHONY: install serve test lint models bench bench-env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,6 +39,8 @@ models: $(STAMP)
 # OpenPose's parser (controlnet_aux) lives in its own environment, bench/.venv (gitignored).
 bench/.venv/.installed: $(STAMP) bench/openpose_env.sh
 	bash bench/openpose_env.sh $(BIN)/python
+
+bench-env: bench/.venv/.installed
 
 # Each script rewrites its own section of BENCHMARKS.md (and its plot in bench/plots/);
 # one at a time, as each measures side by side within its own run.

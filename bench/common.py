@@ -19,9 +19,10 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 PLOTS = ROOT / "bench" / "plots"
 SHARED_NOTE = (
-    "The machine (2 cores) was shared with a training job and other work while these ran: "
-    "absolute times are inflated and noisy; the ratios, measured side by side in one run "
-    "(interleaved repeats, medians), are the figures to read."
+    "This 2-core machine was shared while these ran (a training job and other work during "
+    "development; the load average at the start is given above): absolute times are inflated "
+    "and noisy; the ratios, measured side by side in one run (interleaved repeats, medians, CPU "
+    "time where noted), are the figures to read."
 )
 
 

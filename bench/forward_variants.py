@@ -59,8 +59,12 @@ def variants_of(model: LoadedModel, batches: list[int], every: bool) -> list[Var
         return [out[0], out[-1]]
     out.append(Variant(f"{name} TorchScript, channels-last weights too",
                        _channels_last(_script(model)), 1, True))  # fmt: skip
-    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(_script(model)))
-    out.append(Variant(f"{name} TorchScript frozen + optimize_for_inference", frozen, 1, True))
+    try:  # a module with other methods or unfreezable attributes may refuse
+        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(_script(model)))
+        out.append(Variant(f"{name} TorchScript frozen + optimize_for_inference", frozen, 1,
+                           True))  # fmt: skip
+    except RuntimeError as exc:
+        print(f"{name}: no frozen variant ({type(exc).__name__}: {exc})", flush=True)
     eager = _eager(model)
     if eager is not None:
         out.append(Variant(f"{name} eager", eager, 1, True))
