@@ -42,17 +42,11 @@ def export_model(
     cfg = net.config
     module = torch.jit.script(InferenceNet(net).cpu().eval())
     return save_model(module, Path(out_dir) / name, {
-        "name": name,
-        "kind": "pose",
-        "preset": cfg.name,
-        "network": dataclasses.asdict(cfg),
-        "skeleton": skeleton.to_dict(),
-        "output_stride": cfg.output_stride,
-        "input": {
-            "layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [0, 255],
-            "normalisation": {"mean": list(cfg.mean), "std": list(cfg.std), "inside": True},
-            "size": "any; padded inside to a multiple of the feature stride",
-        },
+        **_pose_header(
+            name, cfg.name, dataclasses.asdict(cfg), skeleton, cfg.output_stride,
+            {"mean": list(cfg.mean), "std": list(cfg.std), "inside": True},
+            "any; padded inside to a multiple of the feature stride",
+        ),
         "outputs": {
             "maps": "(B, J+1, ceil(H/stride), ceil(W/stride)), last channel background",
             "fields": "(B, 2C, ceil(H/stride), ceil(W/stride)), (x, y) per limb",
@@ -63,6 +57,20 @@ def export_model(
         "validation": validation or {},
         "training": training or {},
     })  # fmt: skip
+
+
+def _pose_header(
+    name: str, preset: str, network: dict[str, Any], skeleton: Skeleton, stride: int,
+    normalisation: dict[str, Any], size: str,
+) -> dict[str, Any]:
+    """The manifest fields every exported pose network shares: identity, skeleton, stride and
+    its input (RGB 0..255, normalised inside the module)."""
+    return {
+        "name": name, "kind": "pose", "preset": preset, "network": network,
+        "skeleton": skeleton.to_dict(), "output_stride": stride,
+        "input": {"layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [0, 255],
+                  "normalisation": normalisation, "size": size},
+    }  # fmt: skip
 
 
 def save_model(
@@ -95,17 +103,11 @@ def export_bottomup(
     cfg = net.config
     module = torch.jit.script(BottomUpInference(net).cpu().eval())
     return save_model(module, Path(out_dir) / name, {
-        "name": name,
-        "kind": "pose",
-        "preset": cfg.name,
-        "network": dataclasses.asdict(cfg),
-        "skeleton": skeleton.to_dict(),
-        "output_stride": net.output_stride,
-        "input": {
-            "layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [0, 255],
-            "normalisation": {"scale": "x / 255 (the trunk's [0, 1])", "inside": True},
-            "size": f"any; padded inside to a multiple of {net.pad_multiple}",
-        },
+        **_pose_header(
+            name, cfg.name, dataclasses.asdict(cfg), skeleton, net.output_stride,
+            {"scale": "x / 255 (the trunk's [0, 1])", "inside": True},
+            f"any; padded inside to a multiple of {net.pad_multiple}",
+        ),
         "outputs": {
             "maps": "(B, J+1, ceil(H/4), ceil(W/4)), last channel background",
             "fields": "(B, 2C, ceil(H/4), ceil(W/4)), (x, y) per limb",
