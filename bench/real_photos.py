@@ -79,12 +79,13 @@ def _f(value: float | None) -> str:
 
 def table(rows: list[Row]) -> list[str]:
     head = ["model", "boxes", "AP", "AP50", "AP75", *DEV_SUBSETS, "PCK@0.2 box",
-            "LSPet PCK@0.2", "box AP50"]
+            "LSPet PCK@0.2", "box AP50", "COCO-17 AP"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for spec, multi, lsp in rows:
         cells = [spec, multi.mode, *(_f(multi.ap[k]) for k in ("AP", "AP50", "AP75")),
                  *(_f(multi.ap_by_subset[s]["AP"]) for s in DEV_SUBSETS), _f(multi.pck),
-                 _f(lsp.pck if lsp else None), _f(multi.box.ap50 if multi.box else None)]
+                 _f(lsp.pck if lsp else None), _f(multi.box.ap50 if multi.box else None),
+                 _f(multi.ap_coco17["AP"] if multi.ap_coco17 else None)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -105,7 +106,10 @@ def body(rows: list[Row], skipped: list[str], multi: list[ImageRecord], lspet_co
         "pycocotools keypoint AP on the 12 limb joints with COCO's sigmas, overall then per "
         "subset; PCK@0.2 box: of the person box's longer side. "
         f"{lsp_note}: PCK@0.2 of the torso on all 14 joints with the true box. "
-        "Box AP50: the served pipeline's boxes against the ground-truth person boxes.",
+        "Box AP50: the served pipeline's boxes against the ground-truth person boxes. "
+        "COCO-17 AP: models with a COCO skeleton only, on COCO's 17 joints (face points "
+        f"included) with COCO's sigmas, on the {sum(r.coco17 is not None for r in multi)} "
+        "photos whose ground truth is COCO-17 (coco, ochuman).",
         "",
         *table(rows),
         *([""] + [f"Skipped: {s}" for s in skipped] if skipped else []),

@@ -33,7 +33,9 @@ class ReadOptions:
 
 
 DEFAULT_OPTIONS = ReadOptions()
-People = tuple[np.ndarray, np.ndarray, np.ndarray]  # (N, 14, 3) keypoints, (N, 4) boxes, (N,) areas
+# (N, 14, 3) keypoints, (N, 4) boxes, (N,) areas, (N, 17, 3) COCO-17 keypoints or None
+People = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
+COCO17_MAP = "coco17"  # sources with this map keep their own 17 joints too (ImageRecord.coco17)
 
 
 @dataclass(frozen=True)
@@ -89,17 +91,17 @@ def read_coco_layout(annotation_file: Path, image_dir: Path, joint_map: JointMap
         people, ignore = _people(by_image.get(image["id"], []), joint_map, options,
                                  (int(image["height"]), int(image["width"])))
         ignore += _posetrack_regions(image)
-        keypoints, boxes, areas = people
+        keypoints, boxes, areas, coco17 = people
         records.append(ImageRecord(Path(image_dir) / name, int(image["width"]),
                                    int(image["height"]), keypoints, boxes, areas,
-                                   tuple(ignore), subset, {"image_id": image["id"]}))
+                                   tuple(ignore), subset, {"image_id": image["id"]}, coco17))
     return records
 
 
 def _people(anns: list[dict[str, Any]], joint_map: JointMap, options: ReadOptions,
             size: tuple[int, int]) -> tuple[People, list[dict[str, Any]]]:
     """One image's annotations -> ((N, 14, 3) keypoints, (N, 4) boxes, (N,) areas), ignore."""
-    kps, boxes, areas, ignore = [], [], [], []
+    kps, boxes, areas, own, ignore = [], [], [], [], []
     for ann in anns:
         raw = np.asarray(ann.get("keypoints", []), np.float64).reshape(-1, 3)
         if len(raw) < len(joint_map.joints):
@@ -114,10 +116,12 @@ def _people(anns: list[dict[str, Any]], joint_map: JointMap, options: ReadOption
                else joints_box(kp, size=size))  # fmt: skip
         area = float(ann.get("area") or AREA_PER_BOX_AREA * (box[2] - box[0]) * (box[3] - box[1]))
         kps.append(kp)
+        own.append(raw)
         boxes.append(box)
         areas.append(area)
+    coco17 = np.array(own).reshape(-1, 17, 3) if joint_map.name == COCO17_MAP else None
     people: People = (np.array(kps).reshape(-1, 14, 3), np.array(boxes).reshape(-1, 4),
-                      np.array(areas, np.float64))
+                      np.array(areas, np.float64), coco17)
     return people, ignore
 
 

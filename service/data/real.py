@@ -39,6 +39,9 @@ class ImageRecord:
     ignore: tuple[dict[str, Any], ...] = ()
     subset: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # source ids, for messages
+    # (N, 17, 3) the same people in COCO-17 order (face points included), where the source
+    # labels COCO's 17 joints (COCO, OCHuman); None elsewhere
+    coco17: np.ndarray | None = None
 
     @property
     def num_people(self) -> int:
@@ -95,6 +98,31 @@ class RecordSource:
         return Sample(image, record.keypoints.copy(), record.boxes.copy(), ignore_mask(record))
 
 
+def to_coco17(records: list[ImageRecord]) -> tuple[dict[str, Any], list[int]]:
+    """Records -> (a COCO-17 keypoint ground-truth dict, the ids of the images whose people
+    are labelled in COCO-17: score only those). Image i has id i + 1, as in `to_coco`."""
+    from service.data.synth.writer import categories
+
+    gt = to_coco(records, joints=())  # images and ignore regions; people replaced below
+    scored = [i for i, rec in enumerate(records, start=1) if rec.coco17 is not None]
+    anns = [{**a, "keypoints": [0.0] * 3 * 17} for a in gt["annotations"] if a["iscrowd"]]
+    for i in scored:
+        rec = records[i - 1]
+        for kp, box, area in zip(rec.coco17, rec.boxes, rec.areas, strict=True):  # type: ignore[arg-type]
+            anns.append(_person(i, kp, box, area))
+    gt["annotations"] = [{**a, "id": n} for n, a in enumerate(anns, start=1)]
+    gt["categories"] = [categories("coco17")[0]]
+    return gt, scored
+
+
+def _person(image_id: int, kp: np.ndarray, box: np.ndarray, area: float) -> dict[str, Any]:
+    """One ground-truth person as a COCO annotation (id set by the caller)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return {"id": 0, "image_id": image_id, "category_id": 1, "iscrowd": 0,
+            "keypoints": kp.ravel().tolist(), "num_keypoints": int((kp[:, 2] > 0).sum()),
+            "bbox": [x1, y1, x2 - x1, y2 - y1], "area": float(area)}
+
+
 def to_coco(records: list[ImageRecord], joints: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Records -> a COCO keypoint ground-truth dict in AIC-14 order; image i has id i + 1.
 
@@ -111,12 +139,8 @@ def to_coco(records: list[ImageRecord], joints: tuple[int, ...] | None = None) -
         images.append({"id": i, "file_name": str(rec.path), "width": rec.width,
                        "height": rec.height})
         for kp, box, area in zip(rec.keypoints, rec.boxes, rec.areas, strict=True):
-            kp = np.where(keep[:, None], kp, 0.0)
-            x1, y1, x2, y2 = (float(v) for v in box)
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": 1, "iscrowd": 0,
-                         "keypoints": kp.ravel().tolist(),
-                         "num_keypoints": int((kp[:, 2] > 0).sum()),
-                         "bbox": [x1, y1, x2 - x1, y2 - y1], "area": float(area)})
+            anns.append({**_person(i, np.where(keep[:, None], kp, 0.0), box, area),
+                         "id": len(anns) + 1})
         for region in rec.ignore:
             x, y, w, h = (float(v) for v in region["bbox"])
             anns.append({"id": len(anns) + 1, "image_id": i, "category_id": 1, "iscrowd": 1,

@@ -4,7 +4,8 @@
 is tied back to its box (largest IoU); "served": the pipeline finds people itself (its detector,
 its box head or its fallback), answers are tied to the ground truth by OKS for PCK, and its boxes
 are kept for box AP. Predictions of any skeleton are read by joint name into AIC-14 (a joint the
-model lacks is reported as not found).
+model lacks is reported as not found), and into COCO-17 as well when the model has COCO's 17
+joints (a COCO skeleton), for scoring on COCO ground truth's face points too.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from service.data.real import ImageRecord
-from service.skeleton import AIC14, Skeleton
+from service.skeleton import AIC14, COCO_JOINTS, Skeleton
 from service.types import Box, Pose
 
 if TYPE_CHECKING:
     from service.runtime.pipeline import Pipeline
 
 BOX_MODES = ("true", "served")
+COCO17_JOINTS = COCO_JOINTS[:17]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class ImagePrediction:
     assigned: np.ndarray  # (N,) prediction index per ground-truth person, -1 = none
     boxes: np.ndarray  # (B, 5) x1, y1, x2, y2, score of the boxes the pipeline used
     seconds: float
+    coco17: np.ndarray | None = None  # (D, 17, 3) the same poses in COCO-17 (COCO skeletons)
 
 
 def aic14_columns(skeleton: Skeleton) -> np.ndarray:
@@ -47,6 +50,15 @@ def poses_to_aic14(poses: list[Pose], skeleton: Skeleton) -> np.ndarray:
     for d, pose in enumerate(poses):
         out[d, cols >= 0] = pose.keypoints[cols[cols >= 0]]
     return out
+
+
+def poses_to_coco17(poses: list[Pose], skeleton: Skeleton) -> np.ndarray | None:
+    """Poses in `skeleton` -> (D, 17, 3) COCO-17 x, y, score; None unless the skeleton has
+    every COCO-17 joint."""
+    if not set(COCO17_JOINTS) <= set(skeleton.joints):
+        return None
+    cols = [skeleton.joint(name) for name in COCO17_JOINTS]
+    return np.array([pose.keypoints[cols] for pose in poses]).reshape(-1, 17, 3)
 
 
 def client_boxes(record: ImageRecord) -> list[Box]:
@@ -119,7 +131,8 @@ def predict_record(pipeline: Pipeline, image: np.ndarray, record: ImageRecord, m
         found = pipeline.detect_missing([ImageInput(image, None, pipeline.config.scales)])[0]
         used = found if found is not None else [p.box for p in poses if p.box is not None]
     boxes = np.array([[*b.as_list(), b.score] for b in used]).reshape(-1, 5)
-    return ImagePrediction(kp, scores, assigned, boxes, seconds)
+    return ImagePrediction(kp, scores, assigned, boxes, seconds,
+                           poses_to_coco17(poses, pipeline.skeleton))
 
 
 def predict_records(pipeline: Pipeline, records: list[ImageRecord], mode: str,

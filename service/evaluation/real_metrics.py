@@ -4,6 +4,8 @@ Keypoint AP is scored in AIC-14 on a chosen joint set: "limbs12" (shoulders to a
 joints COCO-17 and AIC-14 share) or "all" (every joint the ground truth labels). Joints outside
 the set, and joints the ground truth leaves unlabelled, count for nothing: COCOeval's OKS sums
 over the ground truth's labelled joints only (v > 0), whatever is predicted elsewhere.
+`coco17_ap` scores a COCO-skeleton model on COCO's own 17 joints (face points included, COCO's
+sigmas) on the photos whose ground truth is COCO-17 (COCO, OCHuman).
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from service.data.joint_maps import LIMBS12
-from service.data.real import ImageRecord, to_coco
+from service.data.real import ImageRecord, to_coco, to_coco17
 from service.evaluation.coco_eval import evaluate_keypoints
 from service.evaluation.pck import NORMALISERS, JointErrors, joint_errors
 from service.evaluation.real_eval import ImagePrediction
-from service.skeleton import AIC14, COCO_SIGMAS_ON_AIC14
+from service.skeleton import AIC14, COCO_SIGMAS_17, COCO_SIGMAS_ON_AIC14
 
 if TYPE_CHECKING:
     from service.detector.evaluate import BoxAP
@@ -46,6 +48,23 @@ def keypoint_ap(records: list[ImageRecord], predictions: list[ImagePrediction],
     ids = [i for i, r in enumerate(records, start=1) if subset is None or r.subset == subset]
     gt = to_coco(records, JOINT_SETS[joints])
     return evaluate_keypoints(gt, results(predictions), SIGMAS[sigmas], ids)
+
+
+def coco17_ap(records: list[ImageRecord], predictions: list[ImagePrediction]
+              ) -> dict[str, float] | None:  # fmt: skip
+    """AP, AP50, ... on COCO's 17 joints with COCO's sigmas over the records labelled in
+    COCO-17; None when none is, or when the predictions are not in a COCO skeleton."""
+    if any(p.coco17 is None for p in predictions):
+        return None
+    gt, ids = to_coco17(records)
+    if not ids:
+        return None
+    wanted = set(ids)
+    entries = [{"image_id": i, "category_id": 1, "score": float(score),
+                "keypoints": [round(float(v), 3) for v in kp.ravel()]}
+               for i, pred in enumerate(predictions, start=1) if i in wanted
+               for kp, score in zip(pred.coco17, pred.scores, strict=True)]  # type: ignore[arg-type]
+    return evaluate_keypoints(gt, entries, np.asarray(COCO_SIGMAS_17), ids)
 
 
 def errors_of(records: list[ImageRecord], predictions: list[ImagePrediction],

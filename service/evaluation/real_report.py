@@ -13,7 +13,13 @@ from service.data.joint_maps import HEAD_TOP, NECK
 from service.data.real import ImageRecord
 from service.evaluation.pck import NORMALISER_TEXT, JointRow, pck, per_joint
 from service.evaluation.real_eval import ImagePrediction, predict_records
-from service.evaluation.real_metrics import SIGMAS, errors_of, keypoint_ap, served_box_ap
+from service.evaluation.real_metrics import (
+    SIGMAS,
+    coco17_ap,
+    errors_of,
+    keypoint_ap,
+    served_box_ap,
+)
 
 if TYPE_CHECKING:
     from service.detector.evaluate import BoxAP
@@ -29,6 +35,9 @@ class ModeReport:
     ap: dict[str, float]  # 12 limb joints, COCO sigmas
     ap_all: dict[str, float] | None  # all labelled joints, AIC sigmas (when heads are labelled)
     ap_by_subset: dict[str, dict[str, float]]
+    # COCO's 17 joints, COCO sigmas, on the COCO-17-labelled photos (COCO-skeleton models only)
+    ap_coco17: dict[str, float] | None
+    coco17_images: int  # photos whose ground truth is COCO-17
     normaliser: str
     threshold: float
     pck: float
@@ -57,6 +66,8 @@ def score(records: list[ImageRecord], predictions: list[ImagePrediction], mode: 
         ap_all=keypoint_ap(records, predictions, "all", "aic") if heads else None,
         ap_by_subset={s: keypoint_ap(records, predictions, "limbs12", "coco", s)
                       for s in subsets} if len(subsets) > 1 else {},
+        ap_coco17=coco17_ap(records, predictions),
+        coco17_images=sum(r.coco17 is not None for r in records),
         normaliser=normaliser, threshold=threshold, pck=pck(errors, threshold),
         people_scored=int(np.isfinite(errors.size).sum()), joints=per_joint(errors, threshold),
         box=served_box_ap(records, predictions) if mode == "served" else None,
@@ -75,6 +86,9 @@ def report_lines(report: ModeReport) -> list[str]:
     if report.ap_all is not None:
         lines.append(f"  keypoint AP, all labelled joints, AIC sigmas: {_ap_line(report.ap_all)}")
     lines += [f"    {name:<12} {_ap_line(stats)}" for name, stats in report.ap_by_subset.items()]
+    if report.ap_coco17 is not None:
+        lines.append(f"  keypoint AP, COCO's 17 joints, COCO sigmas ({report.coco17_images} "
+                     f"COCO-17 photos): {_ap_line(report.ap_coco17)}")
     lines.append(f"  PCK@{report.threshold:g} {NORMALISER_TEXT[report.normaliser]}: "
                  f"{report.pck:.3f} ({report.people_scored} of {report.people} people)")
     if report.box is not None:

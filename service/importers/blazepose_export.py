@@ -1,5 +1,8 @@
 """mediapipe wheel -> model_store/blazepose-topdown and model_store/blazepose-detector.
 
+With `skeleton="coco18"` the landmark model is written as blazepose-topdown-coco: the same
+network answering COCO-18 (COCO's 17 joints are BlazePose landmarks; the neck is derived).
+
 Each: rebuilt from the .tflite, checked against the TFLite interpreter, scripted, the script
 checked against the eager module, saved with a manifest that says where it came from (wheel
 name + sha256, file + sha256), its licence and what the conversion changed.
@@ -23,14 +26,23 @@ from service.network.blazepose import BlazePoseLandmarkNet, landmark_net_from_tf
 from service.network.blazepose_detector import BlazePoseDetectorNet, detector_net_from_tflite
 from service.network.blazepose_topdown import TopdownLandmarks
 from service.network.export import save_model, sha256_of
-from service.runtime.blazepose_joints import DIRECT, HEAD_TOP_UP
-from service.skeleton import AIC14
+from service.runtime.blazepose_joints import COCO17, DIRECT, HEAD_TOP_UP
+from service.skeleton import AIC14, COCO18, SKELETONS
 
 MEMBERS = {
     "landmark": "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
     "detector": "mediapipe/modules/pose_detection/pose_detection.tflite",
 }
 TOPDOWN_NAME, DETECTOR_NAME = "blazepose-topdown", "blazepose-detector"
+TOPDOWN_NAMES = {AIC14.name: TOPDOWN_NAME, COCO18.name: "blazepose-topdown-coco"}
+JOINTS = {
+    AIC14.name: {"direct": DIRECT, "neck": "midpoint of the shoulders (derived)",
+                 "head_top": f"centre of eyes' and ears' midpoints + {HEAD_TOP_UP} x "
+                             "(eyes' midpoint - mouth's midpoint) (derived)",
+                 "scores": "visibility; derived joints the smallest of their landmarks'"},
+    COCO18.name: {"direct": COCO17, "neck": "midpoint of the shoulders (derived)",
+                  "scores": "visibility; the neck the smaller of the shoulders'"},
+}  # fmt: skip
 LICENCE = {"name": "Apache-2.0", "holder": "Google LLC (MediaPipe)",
            "url": "https://github.com/google-ai-edge/mediapipe/blob/master/LICENSE"}
 CHANGES = [
@@ -85,13 +97,15 @@ def _compare_and_time(module: torch.nn.Module, script: torch.jit.ScriptModule,
 
 
 def export_topdown(net: BlazePoseLandmarkNet, store: Path, source: dict[str, Any],
-                   checks: dict[str, Any]) -> tuple[Path, float, float]:
+                   checks: dict[str, Any], skeleton: str = AIC14.name
+                   ) -> tuple[Path, float, float]:  # fmt: skip
     module = TopdownLandmarks(net.eval()).eval()
     script = torch.jit.script(module)
     crop = torch.from_numpy(fixed_inputs(256, 0.0, 255.0)[1]).permute(0, 3, 1, 2).contiguous()
     diff, ms = _script_check(module, script, crop)
-    model_dir = save_model(script, store / TOPDOWN_NAME, {
-        "name": TOPDOWN_NAME, "kind": "topdown", "skeleton": AIC14.to_dict(),
+    name = TOPDOWN_NAMES[skeleton]
+    model_dir = save_model(script, store / name, {
+        "name": name, "kind": "topdown", "skeleton": SKELETONS[skeleton].to_dict(),
         "licence": LICENCE, "source": source, "changes": CHANGES,
         "network": "BlazePose landmark 'full' (service.network.blazepose.BlazePoseLandmarkNet)",
         "input": {"layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [0, 255],
@@ -106,10 +120,7 @@ def export_topdown(net: BlazePoseLandmarkNet, store: Path, source: dict[str, Any
                              "(detect()): MediaPipe's, hip centre -> body-circle point upright",
                  "sampling": "crop pixel (i, j) samples the image at corner + (j, i) * side "
                              "/ 256, bilinear (MediaPipe's corner-to-corner warp)"},
-        "joints": {"direct": DIRECT, "neck": "midpoint of the shoulders (derived)",
-                   "head_top": f"centre of eyes' and ears' midpoints + {HEAD_TOP_UP} x "
-                               "(eyes' midpoint - mouth's midpoint) (derived)",
-                   "scores": "visibility; derived joints the smallest of their landmarks'"},
+        "joints": JOINTS[skeleton],
         "working_size": 1024,
         "default_detector": DETECTOR_NAME,  # box AP50 0.21 vs detector-lite's 0.02 (docs)
         "num_parameters": sum(p.numel() for p in net.parameters()),
@@ -150,21 +161,23 @@ def export_detector(net: BlazePoseDetectorNet, store: Path, source: dict[str, An
     return model_dir, diff, ms
 
 
-def import_blazepose(wheel: WheelInfo, store: Path, work_dir: Path) -> ImportReport:
-    """Extract, rebuild, check against TFLite, script and save both models into `store`."""
+def import_blazepose(wheel: WheelInfo, store: Path, work_dir: Path,
+                     skeleton: str = AIC14.name) -> ImportReport:  # fmt: skip
+    """Extract, rebuild, check against TFLite, script and save both models into `store`; the
+    landmark model answers `skeleton` (aic14: blazepose-topdown, coco18: -coco)."""
     files = extract(wheel.path, MEMBERS, work_dir)
     torch.manual_seed(0)
     landmark = landmark_net_from_tflite(files["landmark"])
     detector = detector_net_from_tflite(files["detector"])
-    diffs = {TOPDOWN_NAME: check_landmark_net(landmark, files["landmark"]),
+    top = TOPDOWN_NAMES[skeleton]
+    diffs = {top: check_landmark_net(landmark, files["landmark"]),
              DETECTOR_NAME: check_detector_net(detector, files["detector"])}
     top_dir, top_diff, top_ms = export_topdown(
-        landmark, store, _source(wheel, MEMBERS["landmark"], files["landmark"]),
-        diffs[TOPDOWN_NAME])
+        landmark, store, _source(wheel, MEMBERS["landmark"], files["landmark"]), diffs[top],
+        skeleton)
     det_dir, det_diff, det_ms = export_detector(
         detector, store, _source(wheel, MEMBERS["detector"], files["detector"]),
         diffs[DETECTOR_NAME])
-    return ImportReport({TOPDOWN_NAME: top_dir, DETECTOR_NAME: det_dir}, diffs,
-                        {TOPDOWN_NAME: top_diff, DETECTOR_NAME: det_diff},
-                        {TOPDOWN_NAME: top_ms, DETECTOR_NAME: det_ms})
-
+    return ImportReport({top: top_dir, DETECTOR_NAME: det_dir}, diffs,
+                        {top: top_diff, DETECTOR_NAME: det_diff},
+                        {top: top_ms, DETECTOR_NAME: det_ms})

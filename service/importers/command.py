@@ -23,6 +23,9 @@ def register_blazepose(parser: argparse.ArgumentParser) -> None:
                         help="a downloaded mediapipe wheel (default: $BOXPOSE_MEDIAPIPE_WHEEL, "
                              "the cache, else `pip download --no-deps mediapipe==0.10.14`)")
     parser.add_argument("--model-store", type=Path, help="model store (default: model_store)")
+    parser.add_argument("--skeleton", choices=("aic14", "coco18"), default="aic14",
+                        help="joints the topdown model answers: aic14 (blazepose-topdown) or "
+                             "coco18 (blazepose-topdown-coco: COCO's 17 named keypoints)")
 
 
 def run_blazepose(args: argparse.Namespace) -> int:
@@ -37,7 +40,8 @@ def run_blazepose(args: argparse.Namespace) -> int:
     wheel = wheel_info(Path(path))
     print(f"wheel {wheel.name}\n  sha256 {wheel.sha256}")
     with tempfile.TemporaryDirectory(prefix="boxpose-import-") as tmp:
-        report = import_blazepose(wheel, Path(args.model_store or MODEL_STORE), Path(tmp))
+        report = import_blazepose(wheel, Path(args.model_store or MODEL_STORE), Path(tmp),
+                                  args.skeleton)
     for name, model_dir in report.model_dirs.items():
         size = (model_dir / "model.pt").stat().st_size / 1e6
         diffs = ", ".join(f"{k} {v:.2e}" for k, v in report.differences[name].items())

@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 import torch
 
-from service.runtime.blazepose_joints import to_aic14
+from service.runtime.blazepose_joints import SKELETONS as TOPDOWN_SKELETONS
+from service.runtime.blazepose_joints import to_skeleton
 from service.runtime.client_boxes import empty_pose
 from service.runtime.model_store import LoadedModel, ModelStoreError
 from service.runtime.padding import group_by_size, pad_batch
@@ -105,6 +106,9 @@ class TopdownPipeline(Pipeline):
         if detector is not None and detector.kind != "detector":
             raise ModelStoreError(f"model {detector.name!r} is a {detector.kind}, not a detector")
         self.pose, self.detector, self.config = pose, detector, config
+        if pose.skeleton.name not in TOPDOWN_SKELETONS:
+            raise ModelStoreError(f"model {pose.name!r}: a topdown model answers "
+                                  f"{' or '.join(TOPDOWN_SKELETONS)}, not {pose.skeleton.name}")
         self.skeleton = pose.skeleton
         self.stride = 1
         self.device = torch.device(pose.device)
@@ -151,11 +155,12 @@ class TopdownPipeline(Pipeline):
         return BatchOutput(images, detected - start, time.perf_counter() - detected)
 
     def parse(self, item: ImageMaps) -> list[Pose]:
-        """Landmarks -> AIC14 poses in original pixels; one per client box, in order; detector
-        boxes whose crop holds no person (pose flag < min_pose_flag) are left out."""
+        """Landmarks -> poses in the model's skeleton (AIC14 or COCO-18) in original pixels;
+        one per client box, in order; detector boxes whose crop holds no person (pose flag <
+        min_pose_flag) are left out."""
         if not isinstance(item, PersonCrops):
             raise TypeError(f"a topdown pipeline parses PersonCrops, not {type(item).__name__}")
-        joints = to_aic14(item.landmarks)  # (P, 14, 3)
+        joints = to_skeleton(item.landmarks, self.skeleton)  # (P, J, 3)
         joints[..., 2] = np.clip(joints[..., 2], 1e-6, 1.0)  # every joint is predicted
         poses = []
         for p, box in enumerate(item.boxes or []):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from collections.abc import Iterator
 
 import httpx
@@ -17,7 +18,7 @@ from api_helpers import Server, settings_for
 from PIL import Image
 
 from service.runtime.model_store import MODEL_STORE
-from service.skeleton import AIC14
+from service.skeleton import AIC14, COCO18
 
 MEDIAPIPE_ASTRONAUT = {
     "left_shoulder": (306.24, 256.64), "right_shoulder": (112.66, 239.95),
@@ -38,6 +39,23 @@ def png() -> bytes:
 def topdown_server() -> Iterator[Server]:
     # the detector left unset: the topdown manifest's own (blazepose-detector)
     settings = settings_for(MODEL_STORE, pose_model="blazepose-topdown")
+    values = settings.model_dump(exclude={"detector_model"}, exclude_unset=True)
+    running = Server(type(settings).model_validate(values)).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def coco_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The bundled landmark model as `boxpose import blazepose --skeleton coco18` writes it:
+    the same TorchScript file, a manifest whose skeleton is COCO-18."""
+    root = tmp_path_factory.mktemp("coco_topdown")  # copies: the store refuses links out of it
+    shutil.copytree(MODEL_STORE / "blazepose-detector", root / "blazepose-detector")
+    shutil.copytree(MODEL_STORE / "blazepose-topdown", root / "blazepose-topdown-coco")
+    manifest = json.loads((MODEL_STORE / "blazepose-topdown" / "manifest.json").read_text())
+    manifest.update(name="blazepose-topdown-coco", skeleton=COCO18.to_dict())
+    (root / "blazepose-topdown-coco" / "manifest.json").write_text(json.dumps(manifest))
+    settings = settings_for(root, pose_model="blazepose-topdown-coco")
     values = settings.model_dump(exclude={"detector_model"}, exclude_unset=True)
     running = Server(type(settings).model_validate(values)).start()
     yield running
@@ -79,3 +97,19 @@ def test_models_route_names_the_topdown_kind(topdown_server: Server) -> None:
     assert [(m["name"], m["kind"]) for m in models] == [
         ("blazepose-topdown", "topdown"), ("blazepose-detector", "detector")]
     assert models[0]["skeleton"]["joints"] == list(AIC14.joints)
+
+
+def test_coco_skeleton_topdown_answers_17_named_keypoints(coco_server: Server, png: bytes
+                                                          ) -> None:  # fmt: skip
+    body = post(coco_server, png).json()
+    assert body["keypoint_names"] == list(COCO18.joints[:17])
+    (person,) = body["persons"]
+    named = dict(zip(body["keypoint_names"], person["keypoints"], strict=True))
+    for name, (x, y) in MEDIAPIPE_ASTRONAUT.items():  # the same landmarks, read by name
+        assert np.hypot(named[name][0] - x, named[name][1] - y) <= 10.0, name
+    nose, left_eye, right_eye = (np.array(named[n][:2]) for n in ("nose", "left_eye",
+                                                                   "right_eye"))
+    shoulders_y = (named["left_shoulder"][1] + named["right_shoulder"][1]) / 2
+    assert nose[1] < shoulders_y - 50  # the face well above the shoulders
+    assert right_eye[0] < nose[0] < left_eye[0]  # facing the camera: her right on our left
+    assert max(left_eye[1], right_eye[1]) < nose[1]  # eyes above the nose

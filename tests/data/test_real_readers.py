@@ -119,6 +119,22 @@ def test_each_coco_layout_maps_through_the_table(tmp_path: Path, name: str) -> N
     assert record.areas[0] == pytest.approx(0.53 * 30 * 40)  # no area given
 
 
+def test_coco17_sources_keep_their_own_17_joints_and_others_none(tmp_path: Path) -> None:
+    raw = np.array(_numbered(17, 1)).reshape(17, 3)
+    raw[3] = (0, 0, 0)  # left ear unlabelled
+    path = _coco_json(tmp_path, list(JOINT_MAPS["coco17"].joints), [
+        {"keypoints": raw.ravel().tolist(), "bbox": [1, 2, 30, 40]},
+        {"keypoints": [0] * 51, "bbox": [40, 0, 10, 10], "iscrowd": 1}])
+    (record,) = read_coco_layout(path, tmp_path / "img", JOINT_MAPS["coco17"])
+    assert record.coco17 is not None and record.coco17.shape == (1, 17, 3)
+    np.testing.assert_allclose(record.coco17[0], raw)  # COCO flags are the project's
+    np.testing.assert_allclose(record.keypoints[0, 0], raw[6])  # AIC r_shoulder = COCO's 6
+    crowd = _coco_json(tmp_path, list(JOINT_MAPS["crowdpose"].joints), [
+        {"keypoints": _numbered(14, 1), "bbox": [1, 2, 30, 40]}])
+    (other,) = read_coco_layout(crowd, tmp_path / "img", JOINT_MAPS["crowdpose"])
+    assert other.coco17 is None
+
+
 def test_coco17_leaves_neck_and_head_top_unlabelled_unless_asked(tmp_path: Path) -> None:
     kp = np.zeros((17, 3))
     kp[5], kp[6], kp[0] = (30, 20, 2), (20, 22, 1), (25, 10, 2)  # l_sho, r_sho, nose

@@ -18,8 +18,14 @@ from service.evaluation.real_eval import (
     poses_to_aic14,
     predict_record,
 )
-from service.evaluation.real_metrics import SIGMAS, errors_of, keypoint_ap, served_box_ap
-from service.skeleton import AIC14, COCO18, COCO_SIGMAS_ON_AIC14
+from service.evaluation.real_metrics import (
+    SIGMAS,
+    coco17_ap,
+    errors_of,
+    keypoint_ap,
+    served_box_ap,
+)
+from service.skeleton import AIC14, COCO18, COCO_SIGMAS_17, COCO_SIGMAS_ON_AIC14
 from service.types import Box, Pose
 
 THRESHOLDS = np.linspace(0.5, 0.95, 10)
@@ -202,3 +208,58 @@ def test_answers_are_tied_to_their_box_or_person() -> None:
     assert pck(errors) == 1.0
     served = predict_record(fake, image, record, "served", SIGMAS["coco"])  # type: ignore[arg-type]
     assert served.assigned.tolist() == [0, -1] and served.boxes.tolist() == [[0, 0, 50, 50, 0.7]]
+
+
+def _coco_record(people: list[np.ndarray]) -> ImageRecord:
+    """A record labelled in COCO-17 (its AIC-14 keypoints unused by coco17_ap)."""
+    kp = np.array(people)
+    boxes = np.array([[p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()]
+                      for p in kp])  # fmt: skip
+    return ImageRecord(Path("c.jpg"), 640, 480, np.zeros((len(kp), 14, 3)), boxes,
+                       np.full(len(kp), 10000.0), coco17=kp)
+
+
+def _coco_person(x0: float) -> np.ndarray:
+    rng = np.random.default_rng(int(x0))
+    xy = np.column_stack([x0 + rng.uniform(0, 100, 17), 10 + rng.uniform(0, 200, 17)])
+    return np.column_stack([xy, np.full(17, 2.0)])
+
+
+def _coco_prediction(people: np.ndarray) -> ImagePrediction:
+    kp = np.array(people, dtype=np.float64).copy()
+    kp[..., 2] = 1.0
+    n = len(kp)
+    return ImagePrediction(np.zeros((n, 14, 3)), np.ones(n), np.arange(n), np.zeros((0, 5)),
+                           0.0, coco17=kp)
+
+
+def test_coco17_ap_scores_the_face_points_with_cocos_sigmas() -> None:
+    record = _coco_record([_coco_person(10), _coco_person(300)])
+    assert coco17_ap([record], [_coco_prediction(record.coco17)])["AP"] == pytest.approx(1.0)
+    moved = record.coco17.copy()
+    moved[:, :5, 0] += 10.0  # nose, eyes, ears 10 px off (OKS 0.77); the body exact
+    sigmas = np.asarray(COCO_SIGMAS_17)
+    d2 = np.r_[np.full(5, 100.0), np.zeros(12)]
+    oks = np.mean(np.exp(-d2 / (2 * 10000.0 * (2 * sigmas) ** 2)))
+    expected = float(np.mean(oks >= THRESHOLDS))
+    assert 0.1 < expected < 0.9  # the face points decide it
+    assert coco17_ap([record], [_coco_prediction(moved)])["AP"] == pytest.approx(expected)
+
+
+def test_coco17_ap_skips_photos_without_coco17_truth_and_non_coco_models() -> None:
+    coco = _coco_record([_coco_person(10)])
+    other = _record([_person(10, 10)])  # no COCO-17 labels: not scored
+    preds = [_coco_prediction(coco.coco17), _coco_prediction(np.zeros((1, 17, 3)) + 600)]
+    assert coco17_ap([coco, other], preds)["AP"] == pytest.approx(1.0)
+    assert coco17_ap([other], preds[1:]) is None  # nothing labelled in COCO-17
+    aic = [_prediction(other.keypoints)]  # an AIC-14 model: no COCO-17 poses
+    assert coco17_ap([coco], aic) is None
+
+
+def test_poses_of_a_coco_skeleton_are_read_into_coco17_by_name() -> None:
+    from service.evaluation.real_eval import poses_to_coco17
+
+    kp = np.column_stack([np.arange(18.0), 100 + np.arange(18.0), np.ones(18)])
+    (out,) = poses_to_coco17([Pose(kp, 1.0)], COCO18)
+    np.testing.assert_allclose(out, kp[:17])  # COCO-18's first 17 are COCO-17, the neck dropped
+    assert poses_to_coco17([Pose(np.zeros((14, 3)), 1.0)], AIC14) is None

@@ -11,7 +11,7 @@ import torch
 
 from service.detector.blazepose import anchor_centres, weighted_nms
 from service.network.blazepose_topdown import refine_from_heatmaps
-from service.runtime.blazepose_joints import HEAD_TOP_UP, to_aic14
+from service.runtime.blazepose_joints import HEAD_TOP_UP, to_aic14, to_skeleton
 from service.runtime.topdown import Square, body_angle
 from service.skeleton import AIC14
 from service.types import Box
@@ -112,3 +112,21 @@ def test_aic14_mapping_and_derived_joints() -> None:
     eyes, ears, mouth = (xy[2] + xy[5]) / 2, (xy[7] + xy[8]) / 2, (xy[9] + xy[10]) / 2
     top = (eyes + ears) / 2 + HEAD_TOP_UP * (eyes - mouth)
     np.testing.assert_allclose(aic[0, AIC14.joint("head_top"), :2], top)
+
+
+def test_coco18_mapping_by_mediapipe_landmark_index() -> None:
+    from service.skeleton import COCO18
+
+    rng = np.random.default_rng(4)
+    lms = np.concatenate([rng.random((2, 39, 3)) * 100, rng.random((2, 39, 2))], axis=2)
+    coco = to_skeleton(lms, COCO18)
+    assert coco.shape == (2, 18, 3)
+    # mediapipe PoseLandmark: NOSE 0, LEFT_EYE 2, RIGHT_EYE 5, LEFT_EAR 7, RIGHT_EAR 8,
+    # LEFT_SHOULDER 11 .. RIGHT_WRIST 16, LEFT_HIP 23 .. RIGHT_ANKLE 28
+    expected = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
+    np.testing.assert_allclose(coco[:, :17], lms[:, expected][..., [0, 1, 3]])
+    np.testing.assert_allclose(coco[:, 17, :2], (lms[:, 11, :2] + lms[:, 12, :2]) / 2)
+    np.testing.assert_allclose(coco[:, 17, 2], np.minimum(lms[:, 11, 3], lms[:, 12, 3]))
+    np.testing.assert_allclose(to_skeleton(lms, AIC14), to_aic14(lms))
+    with pytest.raises(ValueError, match="aic14 or coco18"):
+        to_skeleton(lms, AIC14.__class__.from_dict({**AIC14.to_dict(), "name": "other"}))
