@@ -21,6 +21,7 @@ from service.errors import BoxposeError
 from service.importers.openpose import load_openpose
 from service.network.export import save_model, sha256_of
 from service.network.openpose import (
+    NORMALISATION,
     OPENPOSE_VGG19,
     OpenPoseConfig,
     OpenPoseInference,
@@ -95,8 +96,7 @@ def manifest(net: OpenPoseNet, name: str, source: dict[str, object], diff: float
         "name": name, "kind": "pose", "preset": cfg.name, "network": dataclasses.asdict(cfg),
         "skeleton": COCO18.to_dict(), "output_stride": cfg.stride,
         "input": {"layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [0, 255],
-                  "normalisation": {"inside": True, "order": "BGR (flipped inside)",
-                                    "formula": "x / 256 - 0.5", "padding": "0 (grey 128)"},
+                  "normalisation": NORMALISATION,
                   "size": f"any; padded inside (right, down) to a multiple of {cfg.stride}"},
         "outputs": {"maps": "(B, 19, ceil(H/8), ceil(W/8)): coco18 joints in skeleton order, "
                             "background last; stride 8, not upsampled",

@@ -25,7 +25,8 @@ BOTTOMUP = "bottomup-blazepose"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS) + [BOTTOMUP], default="lite")
+    parser.add_argument("--preset", choices=sorted(PRESETS) + sorted(OPENPOSE_PRESETS) + [BOTTOMUP],
+                        default="lite")
     parser.add_argument("--skeleton", choices=sorted(SKELETONS), default="aic14")
     parser.add_argument("--checkpoint", type=Path, help="training checkpoint ('model' weights)")
     parser.add_argument("--name", help="model name in the store (default: pose-<preset>)")

@@ -1,4 +1,5 @@
-"""PoseNet or BottomUpNet -> TorchScript file + manifest.json in a model_store directory."""
+"""PoseNet, OpenPoseNet or BottomUpNet -> TorchScript file + manifest.json in a model_store
+directory."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 import torch
 
 from service.network.bottomup import BottomUpInference, BottomUpNet
-from service.network.net import InferenceNet, PoseNet, count_parameters
+from service.network.net import InferenceNet, StagedNet, count_parameters
+from service.network.openpose import NORMALISATION, OpenPoseInference, OpenPoseNet
 from service.skeleton import Skeleton
 
 MODEL_FILE = "model.pt"
@@ -27,7 +29,7 @@ def sha256_of(path: Path) -> str:
 
 
 def export_model(
-    net: PoseNet,
+    net: StagedNet,
     out_dir: Path,
     name: str,
     skeleton: Skeleton,
@@ -39,18 +41,27 @@ def export_model(
 
     Returns the model directory. `validation` holds measured AP figures (empty until trained).
     """
-    cfg = net.config
-    module = torch.jit.script(InferenceNet(net).cpu().eval())
-    return save_model(module, Path(out_dir) / name, {
-        **_pose_header(
+    if isinstance(net, OpenPoseNet):
+        cfg_o = net.config
+        module = torch.jit.script(OpenPoseInference(net).cpu().eval())
+        header = _pose_header(
+            name, cfg_o.name, dataclasses.asdict(cfg_o), skeleton, cfg_o.stride, NORMALISATION,
+            f"any; padded inside (right, down) to a multiple of {cfg_o.stride}")
+    else:
+        cfg = net.config
+        module = torch.jit.script(InferenceNet(net).cpu().eval())
+        header = _pose_header(
             name, cfg.name, dataclasses.asdict(cfg), skeleton, cfg.output_stride,
             {"mean": list(cfg.mean), "std": list(cfg.std), "inside": True},
-            "any; padded inside to a multiple of the feature stride",
-        ),
+            "any; padded inside to a multiple of the feature stride")
+    stride = net.output_stride
+    return save_model(module, Path(out_dir) / name, {
+        **header,
         "outputs": {
             "maps": "(B, J+1, ceil(H/stride), ceil(W/stride)), last channel background",
             "fields": "(B, 2C, ceil(H/stride), ceil(W/stride)), (x, y) per limb",
-            "grid": "cell (i, j) centred on image pixel ((j+0.5)*stride-0.5, (i+0.5)*stride-0.5)",
+            "grid": f"cell (i, j) centred on image pixel ((j+0.5)*{stride}-0.5, "
+                    f"(i+0.5)*{stride}-0.5)",
         },
         "num_parameters": count_parameters(net),
         "trained_on": trained_on or {},

@@ -1,4 +1,8 @@
-"""PoseNet = normalisation + ResNet backbone + staged head; InferenceNet = last stage only."""
+"""PoseNet = normalisation + ResNet backbone + staged head; InferenceNet = last stage only.
+
+`build_network` also builds the VGG19 6-stage presets of `openpose` (OpenPoseNet: the same
+contract, per-stage (maps, fields), at stride 8), so `boxpose train pose --preset vgg-6stage`
+trains Table III's baseline."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from torch import nn
 from service.network.backbone import ResNetBackbone
 from service.network.config import PRESETS, NetworkConfig
 from service.network.normalize import Normalize
-from service.skeleton import Skeleton
+from service.network.openpose import OPENPOSE_PRESETS, OpenPoseConfig, OpenPoseNet
+from service.skeleton import COCO18, Skeleton
 
 
 class PoseNet(nn.Module):
@@ -42,6 +47,10 @@ class PoseNet(nn.Module):
         return [(m[:, :, :h, :w], f[:, :, :h, :w]) for m, f in self.head(self.backbone(x))]
 
 
+# Every network `boxpose train pose` trains: (B, 3, H, W) RGB 0..255 -> per-stage (maps, fields).
+StagedNet = PoseNet | OpenPoseNet
+
+
 class InferenceNet(nn.Module):
     """The exported module: last stage only, (maps, fields)."""
 
@@ -54,11 +63,21 @@ class InferenceNet(nn.Module):
         return outputs[-1]
 
 
-def build_network(preset: str | NetworkConfig, skeleton: Skeleton) -> PoseNet:
+def build_network(preset: str | NetworkConfig | OpenPoseConfig, skeleton: Skeleton) -> StagedNet:
+    """A preset name (PRESETS or OPENPOSE_PRESETS) or config -> an untrained network."""
     if isinstance(preset, str):
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-        preset = PRESETS[preset]
+        if preset in OPENPOSE_PRESETS:
+            preset = OPENPOSE_PRESETS[preset]
+        elif preset in PRESETS:
+            preset = PRESETS[preset]
+        else:
+            raise ValueError(f"unknown preset {preset!r}; choose from "
+                             f"{sorted(PRESETS) + sorted(OPENPOSE_PRESETS)}")
+    if isinstance(preset, OpenPoseConfig):
+        if preset.outputs == "openpose" and skeleton.name != COCO18.name:
+            raise ValueError(f"preset {preset.name!r} predicts OpenPose's COCO-18 channels: "
+                             f"use --skeleton coco18, or vgg-6stage for {skeleton.name}")
+        return OpenPoseNet(preset, skeleton)
     return PoseNet(preset, skeleton)
 
 

@@ -71,6 +71,9 @@ class OpenPoseConfig:
 
 
 OPENPOSE_VGG19 = OpenPoseConfig()  # the layout of `body_pose_model.pth`
+# The manifest's description of what the modules do to their RGB 0..255 input.
+NORMALISATION = {"inside": True, "order": "BGR (flipped inside)", "formula": "x / 256 - 0.5",
+                 "padding": "0 (grey 128)"}
 OPENPOSE_PRESETS: dict[str, OpenPoseConfig] = {
     OPENPOSE_VGG19.name: OPENPOSE_VGG19,
     # Table III's "6-stage VGG" row: with AIC-14's 15 maps and 26 field channels, 51.29M.

@@ -13,7 +13,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
 from service.network import build_network, export_model, load_backbone_weights
-from service.network.net import PoseNet
+from service.network.net import PoseNet, StagedNet
 from service.skeleton import SKELETONS, Skeleton
 from service.training.checkpoint import Progress, load_checkpoint, save_checkpoint
 from service.training.config import TrainConfig
@@ -51,11 +51,14 @@ def build_loader(cfg: TrainConfig, skeleton: Skeleton, stride: int) -> DataLoade
     )
 
 
-def _prepare(cfg: TrainConfig) -> tuple[PoseNet, torch.optim.Optimizer, Progress, Skeleton]:
+def _prepare(cfg: TrainConfig) -> tuple[StagedNet, torch.optim.Optimizer, Progress, Skeleton]:
     torch.manual_seed(cfg.seed)
     skeleton = SKELETONS[cfg.skeleton]
     net = build_network(cfg.preset, skeleton)
     if cfg.backbone_weights is not None:
+        if not isinstance(net, PoseNet):
+            raise ValueError(f"--backbone-weights loads ResNet weights; preset {cfg.preset!r} "
+                             "has a VGG front")
         load_backbone_weights(net, torch.load(cfg.backbone_weights, map_location="cpu"))
     optimizer = torch.optim.Adam(
         net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
@@ -110,7 +113,7 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 def _step(
-    net: PoseNet, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
+    net: StagedNet, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
     cfg: TrainConfig, step: int, twins: tuple[tuple[int, ...], tuple[int, ...]],
 ) -> float:
     for group in optimizer.param_groups:
@@ -127,7 +130,7 @@ def _step(
 
 
 def _end_of_epoch(
-    cfg: TrainConfig, net: PoseNet, optimizer: torch.optim.Optimizer, progress: Progress,
+    cfg: TrainConfig, net: StagedNet, optimizer: torch.optim.Optimizer, progress: Progress,
     skeleton: Skeleton, command: str,
 ) -> None:
     scores = validate(net, cfg.val_annotations, cfg.val_images, skeleton, cfg.val_limit)
@@ -146,7 +149,7 @@ def _end_of_epoch(
 
 
 def _export(
-    cfg: TrainConfig, net: PoseNet, skeleton: Skeleton, scores: dict[str, float],
+    cfg: TrainConfig, net: StagedNet, skeleton: Skeleton, scores: dict[str, float],
     progress: Progress, command: str,
 ) -> None:
     import json

@@ -15,7 +15,7 @@ import torch
 
 from service.data.sample import read_rgb
 from service.evaluation.coco_eval import evaluate_keypoints, poses_to_results
-from service.network.net import PoseNet
+from service.network.net import StagedNet
 from service.parsing import ParserConfig, parse
 from service.parsing.config import DEFAULT_CONFIG
 from service.skeleton import Skeleton
@@ -23,7 +23,7 @@ from service.types import Box
 
 
 @torch.no_grad()
-def predict_maps(net: PoseNet, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def predict_maps(net: StagedNet, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 RGB -> maps (J+1, h, w), fields (2C, h, w) of the last stage."""
     device = next(net.parameters()).device
     x = torch.from_numpy(image_rgb).permute(2, 0, 1)[None].float().to(device)  # (1, 3, H, W)
@@ -32,7 +32,7 @@ def predict_maps(net: PoseNet, image_rgb: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def validate(
-    net: PoseNet, annotations: Path, images: Path, skeleton: Skeleton, limit: int = 0,
+    net: StagedNet, annotations: Path, images: Path, skeleton: Skeleton, limit: int = 0,
     config: ParserConfig = DEFAULT_CONFIG,
 ) -> dict[str, float]:
     """AP, AP50, AP75, APM, APL with the skeleton's sigmas on the first `limit` images."""

@@ -85,3 +85,40 @@ def test_crop_options_reach_the_augmentation(scenes, tmp_path):
     )  # fmt: skip
     augment = build_loader(cfg, AIC14, 4).dataset.datasets[0].config.augment
     assert (augment.size, augment.p_person, augment.person_height) == (96, 0.9, (0.3, 1.5))
+
+
+def test_openpose_style_preset_trains_exports_and_serves(scenes, tmp_path, monkeypatch):
+    """The VGG 6-stage family (Table III's baseline) through the same loop and export: a
+    narrow 2-stage stand-in of vgg-6stage, registered like it, so the test runs in seconds."""
+    from service.network.net import build_network
+    from service.network.openpose import OPENPOSE_PRESETS, OpenPoseConfig, OpenPoseNet
+    from service.runtime.pipeline import Pipeline
+    from service.skeleton import AIC14
+
+    narrow = OpenPoseConfig(name="vgg-narrow", vgg_blocks=((8, 8), (8, 8), (16, 16), (16, 16)),
+                            cpm=(16, 8), stages=2, branch_width=8, stage1_hidden=16,
+                            refine_hidden=8, outputs="skeleton")  # fmt: skip
+    monkeypatch.setitem(OPENPOSE_PRESETS, narrow.name, narrow)
+    assert isinstance(build_network("vgg-6stage", AIC14), OpenPoseNet)
+    with pytest.raises(ValueError, match="coco18"):
+        build_network("openpose-vgg19", AIC14)  # OpenPose's own channels are COCO-18's
+    cfg = TrainConfig(
+        train_annotations=scenes / "annotations.json", train_images=scenes / "images",
+        val_annotations=scenes / "annotations.json", val_images=scenes / "images",
+        run_dir=tmp_path / "run", preset=narrow.name, batch_size=2, learning_rate=1e-3,
+        epochs=2, max_steps=3, crop_size=64, workers=0, val_limit=2, export_name="vgg-test",
+        model_store=tmp_path / "store",
+    )  # fmt: skip
+    assert train(cfg).step == 3
+    model = load_model("vgg-test", tmp_path / "store")
+    assert model.manifest["output_stride"] == 8 and model.manifest["preset"] == "vgg-narrow"
+    assert model.manifest["input"]["normalisation"]["formula"] == "x / 256 - 0.5"
+    with torch.no_grad():
+        maps, fields = model.module(torch.rand(1, 3, 80, 96) * 255)
+    assert maps.shape == (1, 15, 10, 12) and fields.shape == (1, 26, 10, 12)
+    pipeline = Pipeline.from_store("vgg-test", None, store=tmp_path / "store")
+    image = np.full((80, 96, 3), 128, np.uint8)
+    from service.types import Box
+
+    (pose,) = pipeline.predict(image, [Box(10, 5, 60, 75, 1.0, "client")]).poses
+    assert pose.keypoints.shape == (14, 3)
