@@ -21,6 +21,9 @@ class BatchConfig:
 
     max_batch_size: int = 8
     max_wait_s: float = 0.01  # measured from the oldest job's arrival
+    # An idle worker whose last batch held one job dispatches a lone job at once (no window):
+    # no load, nothing to wait for. After a batch of several it waits the window again.
+    adaptive_wait: bool = True
     max_batch_pixels: int = 8 * 848 * 480  # sum of H * W over a batch (at scale 1)
     queue_size: int = 64
     deadline_s: float = 10.0  # per request, counted from arrival
@@ -76,6 +79,7 @@ class Settings(BaseSettings):
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
     max_batch_size: int = Field(default=8, ge=1)
     max_wait_ms: float = Field(default=10.0, ge=0.0)
+    adaptive_wait: bool = True  # BatchConfig.adaptive_wait: false = always wait max_wait_ms
     max_batch_pixels: int = Field(default=8 * 848 * 480, ge=1)
     queue_size: int = Field(default=64, ge=1)
     deadline_s: float = Field(default=10.0, gt=0.0)
@@ -142,6 +146,7 @@ class Settings(BaseSettings):
         return BatchConfig(
             max_batch_size=self.max_batch_size,
             max_wait_s=self.max_wait_ms / 1000.0,
+            adaptive_wait=self.adaptive_wait,
             max_batch_pixels=self.max_batch_pixels,
             queue_size=self.queue_size,
             deadline_s=self.deadline_s,

@@ -2,7 +2,8 @@
 
 One contract (STYLE.md 8, after BentoML's dispatcher): a job holds its arrival time, its input
 and a future. One worker drains a bounded queue into batches up to a size, a total pixel count or
-a wait measured from the oldest job's arrival; it runs the models once per batch in a single
+a wait measured from the oldest job's arrival (skipped for a lone job when the last batch held
+one job too: `BatchConfig.adaptive_wait`); it runs the models once per batch in a single
 model thread (off the event loop), then parses each image in a thread pool while the next batch
 runs. A failing batch fails only its own jobs; a job that cannot meet its deadline is dropped
 before it costs model time; a job whose client went away (future cancelled) is skipped.
@@ -84,6 +85,7 @@ class BatchWorker:
         self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="boxpose-model")
         self._parse_pool = ThreadPoolExecutor(config.parse_workers, "boxpose-parse")
         self._batch_s = 0.0  # moving average of a batch's model time, for deadline checks
+        self._last_batch_size = 1  # no load seen yet: a lone first job goes at once
         self._inflight: set[Job] = set()  # taken from the queue, not yet resolved
 
     @property
@@ -151,16 +153,24 @@ class BatchWorker:
                 await self._run(batch)
 
     async def _collect(self) -> list[Job]:
-        """Wait for a first job, then for more until size, pixel cap or the oldest's wait."""
+        """Wait for a first job, then (unless `_dispatch_now`) for more until size, pixel cap or
+        the oldest's wait."""
         while not self._pending:
             self._wakeup.clear()
             await self._wakeup.wait()
+        if self._dispatch_now():
+            return self._take()
         close_at = self._pending[0].arrival + self.config.max_wait_s
         while not self._full() and (remaining := close_at - time.monotonic()) > 0:
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), remaining)
         return self._take()
+
+    def _dispatch_now(self) -> bool:
+        """A lone job while the last batch was lone too: no one to wait for (adaptive_wait)."""
+        return (self.config.adaptive_wait and len(self._pending) == 1
+                and self._last_batch_size == 1)
 
     def _full(self) -> bool:
         pixels = sum(job.pixels for job in self._pending)
@@ -207,6 +217,7 @@ class BatchWorker:
             self._inflight.difference_update(batch)
             return
         self._batch_s = 0.8 * self._batch_s + 0.2 * (time.monotonic() - start)
+        self._last_batch_size = len(batch)
         self.metrics.batch_size.observe(len(batch))
         self.metrics.stage_duration.labels("detect").observe(output.detect_s)
         self.metrics.stage_duration.labels("forward").observe(output.forward_s)

@@ -91,8 +91,29 @@ def test_batch_closes_after_max_wait_from_the_oldest_job() -> None:
         await job.future
         return time.monotonic() - start
 
-    elapsed = run(model, BatchConfig(max_batch_size=8, max_wait_s=0.2), body)
+    config = BatchConfig(max_batch_size=8, max_wait_s=0.2, adaptive_wait=False)
+    elapsed = run(model, config, body)
     assert elapsed >= 0.2 and model.batches == [[1]]
+
+
+def test_adaptive_wait_sends_a_lone_job_at_once_until_a_batch_had_company() -> None:
+    model = Model()
+
+    async def lone(worker: BatchWorker) -> float:
+        start = time.monotonic()
+        await worker.submit([(image(9), None)], (1.0,), start)[0].future
+        return time.monotonic() - start
+
+    async def body(worker: BatchWorker) -> tuple[float, float, float]:
+        idle = await lone(worker)  # no load seen: at once
+        await submit_all(worker, [1, 2, 3])  # queued together: one batch of three
+        after_company = await lone(worker)  # load seen: the window again
+        again = await lone(worker)  # the last batch was lone: at once
+        return idle, after_company, again
+
+    idle, after_company, again = run(model, BatchConfig(max_batch_size=8, max_wait_s=0.3), body)
+    assert idle < 0.15 and again < 0.15 and after_company >= 0.3
+    assert [len(b) for b in model.batches] == [1, 3, 1, 1]
 
 
 def test_pixel_cap_splits_batches() -> None:
