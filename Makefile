@@ -48,10 +48,10 @@ bench: $(STAMP) bench/.venv/.installed
 	$(BIN)/python bench/lite_forward.py
 	$(BIN)/python bench/parse_speed.py
 	$(BIN)/python bench/ablation.py
-	bench/.venv/bin/python bench/openpose_parser.py
-	$(BIN)/python bench/people_cost.py
+	bench/.venv/bin/python bench/openpose_parser.py --repeats 10
+	$(BIN)/python bench/people_cost.py --repeats 5
 	$(BIN)/python bench/forward_hardware.py
-	$(BIN)/python bench/service_load.py
+	$(BIN)/python bench/service_load.py --rounds 2 --reference 12
 	$(BIN)/python bench/memory.py
 
 clean:

@@ -1,7 +1,7 @@
 """The service under load on loopback, batching on and off, against the same work in-process.
 
-Two `boxpose serve` processes run side by side (batching on: the default
-`BOXPOSE_MAX_BATCH_SIZE`; off: 1), same models and threads; an asyncio httpx client
+Two `boxpose serve` processes run side by side (batching on: `BOXPOSE_MAX_BATCH_SIZE=8`, the
+GPU default, forced here; off: 1, the CPU default), same models and threads; an asyncio httpx client
 (`bench/server.py`) keeps 1 / 2 / 4 / 8 / 16 requests in flight (raw JPEG POST /v1/poses), the
 two servers taking turns at each level, `--rounds` times. The reference is the same work without
 HTTP or queue: decode to the working size, `Pipeline.predict`, JSON, in this process, alternated
@@ -32,7 +32,7 @@ from bench.common import SHARED_NOTE, machine, median  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from bench.server import Payload, Reply, Server, run_load  # noqa: E402
 from bench.service_load_report import report  # noqa: E402
-from service.config import Settings  # noqa: E402
+from service.config import GPU_MAX_BATCH, Settings  # noqa: E402
 from service.data.synth.scene import SynthConfig, generate_scene  # noqa: E402
 from service.runtime.images import decode_image  # noqa: E402
 from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
@@ -137,7 +137,7 @@ def main() -> int:
     payloads = photos(4, width, height)
     models = {"BOXPOSE_POSE_MODEL": args.pose, "BOXPOSE_DETECTOR_MODEL": args.detector,
               "BOXPOSE_DEADLINE_S": str(args.deadline_s)}
-    default_batch = str(Settings().max_batch_size)
+    default_batch = str(GPU_MAX_BATCH)  # the GPU default, forced on this CPU too
     servers = {
         "batching on": Server({**models, "BOXPOSE_MAX_BATCH_SIZE": default_batch}, args.threads),
         "batching off": Server({**models, "BOXPOSE_MAX_BATCH_SIZE": "1"}, args.threads),

@@ -18,8 +18,9 @@ def report(ref: dict[str, list[float]], results: dict, args: argparse.Namespace,
         f"{shell_arg(args.detector)} --levels {args.levels} --requests {args.requests} "
         f"--rounds {args.rounds} --reference {args.reference} --size {args.size} "
         f"--threads {args.threads} --deadline-s {args.deadline_s:g}`", "",
-        f"{host}. Two `boxpose serve` processes on 127.0.0.1 (batching on: the default max "
-        "batch size; off: `BOXPOSE_MAX_BATCH_SIZE=1`), each with the same torch threads and "
+        f"{host}. Two `boxpose serve` processes on 127.0.0.1 (batching on: "
+        "`BOXPOSE_MAX_BATCH_SIZE=8`, the GPU default; off: 1, the CPU default since the "
+        "measurements below), each with the same torch threads and "
         f"`BOXPOSE_DEADLINE_S={args.deadline_s:g}` (capacity is measured, not the deadline); an "
         f"asyncio httpx client, raw JPEG POST /v1/poses, generated {args.size} photos of 2-5 "
         f"people; per level max({args.requests}, 2 x concurrency) requests after a warm-up of "

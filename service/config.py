@@ -13,6 +13,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PAPER_SCALES: tuple[float, ...] = (0.7, 1.0, 1.3)  # Sec. III-C: maps averaged over three scales
 CPU_SCALES: tuple[float, ...] = (1.0,)
+# Default largest batch: a GPU forward of 8 images costs far less than 8 forwards; on a CPU it
+# costs more per image (BENCHMARKS.md "The service under load": batching 0.81-0.98x throughput
+# at concurrency 8), so there each request runs alone.
+GPU_MAX_BATCH, CPU_MAX_BATCH = 8, 1
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class Settings(BaseSettings):
     # None: the threshold in the detector's manifest (0.3 when it names none).
     detector_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
-    max_batch_size: int = Field(default=8, ge=1)
+    max_batch_size: int | None = Field(default=None, ge=1)  # None: GPU_ / CPU_MAX_BATCH
     max_wait_ms: float = Field(default=10.0, ge=0.0)
     adaptive_wait: bool = True  # BatchConfig.adaptive_wait: false = always wait max_wait_ms
     max_batch_pixels: int = Field(default=8 * 848 * 480, ge=1)
@@ -143,8 +147,9 @@ class Settings(BaseSettings):
         return default_detector(self.pose_model, self.model_store) or self.detector_model
 
     def batch(self) -> BatchConfig:
+        cuda = self.resolved_device().startswith("cuda")
         return BatchConfig(
-            max_batch_size=self.max_batch_size,
+            max_batch_size=self.max_batch_size or (GPU_MAX_BATCH if cuda else CPU_MAX_BATCH),
             max_wait_s=self.max_wait_ms / 1000.0,
             adaptive_wait=self.adaptive_wait,
             max_batch_pixels=self.max_batch_pixels,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import CPU_SCALES, PAPER_SCALES, Settings
+from service.config import CPU_MAX_BATCH, CPU_SCALES, GPU_MAX_BATCH, PAPER_SCALES, Settings
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,6 +23,15 @@ def test_scales_default_by_device() -> None:
     assert Settings(device="cpu").runtime().scales == CPU_SCALES
     assert Settings(device="cuda").runtime().scales == PAPER_SCALES
     assert Settings(device="cpu", fp16=True).runtime().fp16 is False  # fp16 only on a GPU
+
+
+def test_batch_size_defaults_by_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(device="cpu").batch().max_batch_size == CPU_MAX_BATCH == 1
+    assert Settings(device="cuda").batch().max_batch_size == GPU_MAX_BATCH == 8
+    monkeypatch.setenv("BOXPOSE_MAX_BATCH_SIZE", "4")
+    assert Settings(device="cpu").batch().max_batch_size == 4  # a set value always wins
+    adaptive = Settings(device="cpu", adaptive_wait=False).batch()
+    assert adaptive.adaptive_wait is False and Settings().batch().adaptive_wait is True
 
 
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
