@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from service.network.trunks import BlazePoseTrunk
+from service.network.trunks import Trunk
 from service.skeleton import Skeleton
 
 
@@ -81,7 +81,7 @@ class BottomUpNet(nn.Module):
 
     output_stride = 4
 
-    def __init__(self, cfg: BottomUpConfig, skeleton: Skeleton, trunk: BlazePoseTrunk,
+    def __init__(self, cfg: BottomUpConfig, skeleton: Skeleton, trunk: Trunk,
                  trunk_channels: int, pad_multiple: int) -> None:
         super().__init__()
         self.config, self.pad_multiple = cfg, pad_multiple

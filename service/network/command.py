@@ -66,14 +66,17 @@ def run(args: argparse.Namespace) -> int:
 def _export_bottomup(args: argparse.Namespace, skeleton: Skeleton) -> int:
     from service.network.bottomup import BottomUpConfig, BottomUpNet
     from service.network.export import export_bottomup
-    from service.network.trunks import blazepose_trunk
+    from service.network.trunks import LiteTrunk, Trunk, blazepose_trunk
     from service.runtime.model_store import MODEL_STORE
 
     if args.checkpoint is None:
         raise SystemExit("boxpose export: --preset bottomup-blazepose needs --checkpoint")
-    trunk = blazepose_trunk()
-    net = BottomUpNet(BottomUpConfig(), skeleton, trunk, trunk.channels, trunk.pad_multiple)
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    # a checkpoint of the from-scratch comparison (`train bottomup --trunk lite`) holds a
+    # ResNet backbone where the BlazePose trunk's layers would be
+    lite = any(k.startswith("trunk.backbone.") for k in state["model"])
+    trunk: Trunk = LiteTrunk() if lite else blazepose_trunk()
+    net = BottomUpNet(BottomUpConfig(), skeleton, trunk, trunk.channels, trunk.pad_multiple)
     net.load_state_dict(state["model"])
     extra = json.loads(args.manifest_extra.read_text()) if args.manifest_extra else {}
     extra.setdefault("training", {})["steps"] = state.get("progress", {}).get("step")

@@ -4,6 +4,9 @@
 blazepose`) up to its stride-4 decoder features (48 channels), plus its 39 landmark heatmaps
 computed from them (a 1 x 1 convolution that already knows where body joints are): 87 channels.
 Its regression, segmentation and world-coordinate heads are left out.
+
+`lite`: the `lite` preset's ResNet backbone (stride 8, 96 channels) from random weights,
+upsampled 2x to stride 4: the from-scratch baseline issue 13 compares the pretrained trunk with.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from service.network.backbone import ResNetBackbone
 from service.network.blazepose import BlazePoseLandmarkNet, upsample2x
+from service.network.config import PRESETS
+from service.network.normalize import Normalize
 
 
 class BlazePoseTrunk(nn.Module):
@@ -53,3 +59,27 @@ def blazepose_trunk(state: Mapping[str, torch.Tensor] | None = None) -> BlazePos
     if state is not None:
         net.load_state_dict(dict(state))
     return BlazePoseTrunk(net)
+
+
+class LiteTrunk(nn.Module):
+    """(B, 3, H, W) RGB in [0, 1], H and W multiples of 8 -> (B, 96, H/4, W/4): the lite
+    preset's backbone (ImageNet-normalised input), its stride-8 output upsampled 2x."""
+
+    pad_multiple = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        cfg = PRESETS["lite"]
+        self.normalize = Normalize(cfg.mean, cfg.std)
+        self.backbone = ResNetBackbone(cfg.backbone)
+        self.channels = self.backbone.out_channels
+
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        return upsample2x(self.backbone(self.normalize(image * 255.0)))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.features(image)
+
+
+Trunk = BlazePoseTrunk | LiteTrunk
+TRUNKS = ("blazepose", "lite")

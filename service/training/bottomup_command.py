@@ -19,6 +19,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tiles", type=Path, nargs="+", required=True,
                         help="tile caches (.npz) to draw mosaics from")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/pose-real"))
+    parser.add_argument("--trunk", choices=("blazepose", "lite"), default="blazepose",
+                        help="blazepose: the pretrained BlazePose trunk (--trunk-from); lite: the "
+                             "lite preset's backbone from random weights (the from-scratch "
+                             "baseline: use with --frozen '' --trunk-lr-factor 1)")
     parser.add_argument("--trunk-from", default="blazepose-topdown",
                         help="model_store name of the imported BlazePose landmark model whose "
                              "weights start the trunk, a landmark state dict (.pt), or 'none' "
@@ -48,7 +52,7 @@ def trunk_state(name: str) -> dict[str, torch.Tensor]:
 
 def run(args: argparse.Namespace) -> int:
     from service.network.bottomup import BottomUpConfig, BottomUpNet
-    from service.network.trunks import blazepose_trunk
+    from service.network.trunks import LiteTrunk, Trunk, blazepose_trunk
     from service.skeleton import AIC14
     from service.training.bottomup import train_bottomup
 
@@ -57,7 +61,13 @@ def run(args: argparse.Namespace) -> int:
                               frozen=tuple(m for m in args.frozen.split(",") if m),
                               **{k: getattr(args, k) for k in _NUMBERS})  # fmt: skip
     resuming = cfg.resume and (cfg.run_dir / "last.pt").exists()
-    trunk = blazepose_trunk(None if resuming else _trunk_weights(args.trunk_from))
+    if args.trunk == "lite":
+        if cfg.frozen:
+            raise SystemExit("boxpose train bottomup: --trunk lite trains every layer: pass "
+                             "--frozen ''")
+        trunk: Trunk = LiteTrunk()
+    else:
+        trunk = blazepose_trunk(None if resuming else _trunk_weights(args.trunk_from))
     net = BottomUpNet(BottomUpConfig(), AIC14, trunk, trunk.channels, trunk.pad_multiple)
     progress = train_bottomup(net, AIC14, cfg)
     print(f"done: {progress.step} steps; checkpoint {cfg.run_dir / 'last.pt'}")

@@ -36,3 +36,20 @@ def test_torchscript_round_trip(tmp_path):
     for a, b in zip(expected, got, strict=True):
         assert torch.allclose(a, b, atol=1e-5)
     assert got[2].shape == (1, 7, 5)
+
+
+def test_lite_trunk_gives_stride_4_features_and_scripts():
+    from service.network.trunks import LiteTrunk
+
+    torch.manual_seed(0)
+    trunk = LiteTrunk().eval()
+    with torch.no_grad():
+        feats = trunk.features(torch.rand(1, 3, 64, 96))
+    assert feats.shape == (1, trunk.channels, 16, 24) and trunk.channels == 96
+    cfg = BottomUpConfig(width=16, stage1_blocks=1, stage2_blocks=1, box_blocks=1, max_boxes=5)
+    net = BottomUpNet(cfg, AIC14, trunk, trunk.channels, trunk.pad_multiple).eval()
+    with torch.no_grad():
+        (_, (maps, fields)), raw = net(torch.rand(1, 3, 70, 101) * 255)
+    assert maps.shape == (1, AIC14.num_maps, 18, 26) and raw.shape == (1, 3, 18, 26)
+    scripted = torch.jit.script(BottomUpInference(net).eval())
+    assert scripted(torch.rand(1, 3, 64, 64) * 255)[2].shape == (1, 5, 5)
