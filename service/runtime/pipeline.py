@@ -198,9 +198,14 @@ class Pipeline:
 
     def detect_missing(self, inputs: list[ImageInput]) -> list[list[Box] | None]:
         """Client boxes as given; detector boxes (found on the working image, in original
-        pixels) for the others; None without a detector."""
+        pixels) for the others, or the pose model's own box-head boxes when it has a head and
+        no detector is loaded (every box above the threshold, before parsing); None without
+        either."""
         work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
         found = self._detect_missing(work)
+        if self.box_head and self.detector is None:
+            found = [bx if bx is not None else self._forward_scale([w.image], 1.0)[0][2]
+                     for w, bx in zip(work, found, strict=True)]  # fmt: skip
         return [inp.boxes if inp.boxes is not None or bx is None
                 else [w.frame.box_out(b) for b in bx]
                 for inp, w, bx in zip(inputs, work, found, strict=True)]  # fmt: skip

@@ -83,3 +83,18 @@ def test_settings_load_no_detector_for_a_box_head(store: Path,
     assert settings.runtime().detector_model is None
     chosen = Settings(pose_model="pose-boxes", model_store=store, detector_model="other")
     assert chosen.runtime().detector_model == "other"  # the separate detector stays an option
+
+
+def test_detect_missing_gives_the_heads_boxes_in_original_pixels(store: Path, scene: SceneData
+                                                                 ) -> None:  # fmt: skip
+    from service.runtime.pipeline import ImageInput
+
+    big = np.repeat(np.repeat(scene.image, 2, axis=0), 2, axis=1)
+    config = PipelineConfig(working_size=scene.image.shape[1])
+    pipeline = Pipeline.from_store("pose-boxes", None, "cpu", store, config)
+    (found,), (given,) = (pipeline.detect_missing([ImageInput(big, b, (1.0,))])
+                          for b in (None, [box(scene.boxes[0])]))  # fmt: skip
+    assert found is not None and {b.source for b in found} == {"box_head"}
+    coords = sorted([b.x1, b.y1, b.x2, b.y2] for b in found)
+    assert np.allclose(coords, 2 * np.array(sorted(scene.boxes)), atol=0.1)  # 0.0 row dropped
+    assert given is not None and [b.source for b in given] == ["client"]
