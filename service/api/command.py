@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
 import sys
+from collections.abc import Generator
 from types import FrameType
 from typing import Any
 
@@ -85,6 +88,17 @@ class GracefulServer(uvicorn.Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """uvicorn's, except that a SIGTERM it has drained for is not raised again at the end:
+        a completed graceful shutdown exits 0, not as killed by the signal (143)."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals = [s for s in self._captured_signals
+                                          if s != signal.SIGTERM]
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._signalled or self._loop is None or self.delay <= 0:

@@ -68,8 +68,8 @@ def test_sigterm_on_boxpose_serve(store: Path, scene: SceneData) -> None:
             results = [f.result() for f in before] + [during]
         assert [r.status_code for r in results] == [200] * 5
         assert len(results[0].json()["persons"]) == 2
-        # uvicorn re-raises the captured SIGTERM once it has shut down cleanly.
-        assert proc.wait(20) in (0, -signal.SIGTERM)
+        # a drained SIGTERM is a clean exit (uvicorn alone would re-raise it: -15)
+        assert proc.wait(20) == 0
         log = proc.stdout.read().decode() if proc.stdout else ""
         assert "Traceback" not in log, log
     finally:
