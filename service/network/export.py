@@ -126,10 +126,11 @@ def export_bottomup(
                      "box_head.min_score",
             "grid": "cell (i, j) centred on image pixel ((j+0.5)*4-0.5, (i+0.5)*4-0.5)",
         },
-        "box_head": {
-            "kind": "centre heatmap + box size (CenterNet), decoded inside the module",
-            "max_boxes": cfg.max_boxes, "min_score": cfg.box_threshold,
-        },
         "num_parameters": count_parameters(net),
         **extra,
+        "box_head": {  # extra's box_head (its recommended_score_threshold, ...) added in
+            "kind": "centre heatmap + box size (CenterNet), decoded inside the module",
+            "max_boxes": cfg.max_boxes, "min_score": cfg.box_threshold,
+            **extra.get("box_head", {}),
+        },
     })  # fmt: skip

@@ -53,3 +53,29 @@ def test_lite_trunk_gives_stride_4_features_and_scripts():
     assert maps.shape == (1, AIC14.num_maps, 18, 26) and raw.shape == (1, 3, 18, 26)
     scripted = torch.jit.script(BottomUpInference(net).eval())
     assert scripted(torch.rand(1, 3, 64, 64) * 255)[2].shape == (1, 5, 5)
+
+
+def test_export_command_writes_the_box_head_and_manifest_extra(tmp_path):
+    import json
+
+    from service.cli import main
+    from service.network.trunks import LiteTrunk
+    from service.runtime.model_store import load_model
+    from service.runtime.pipeline import Pipeline
+
+    for name, trunk in (("real", blazepose_trunk()), ("lite", LiteTrunk())):
+        net = BottomUpNet(BottomUpConfig(), AIC14, trunk, trunk.channels, trunk.pad_multiple)
+        torch.save({"model": net.state_dict(), "progress": {"step": 7}}, tmp_path / f"{name}.pt")
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"box_head": {"recommended_score_threshold": 0.21},
+                                 "training": {"recipe": "r"}}))
+    for name in ("real", "lite"):
+        assert main(["export", "--preset", "bottomup-blazepose", "--checkpoint",
+                     str(tmp_path / f"{name}.pt"), "--name", f"pose-{name}", "--store",
+                     str(tmp_path / "store"), "--manifest-extra", str(extra)]) == 0
+        manifest = load_model(f"pose-{name}", tmp_path / "store").manifest
+        head = manifest["box_head"]
+        assert head["recommended_score_threshold"] == 0.21 and "CenterNet" in head["kind"]
+        assert manifest["training"] == {"recipe": "r", "steps": 7}
+        pipeline = Pipeline.from_store(f"pose-{name}", None, store=tmp_path / "store")
+        assert pipeline.box_head and pipeline.box_threshold == 0.21
