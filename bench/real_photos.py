@@ -46,11 +46,11 @@ EXAMPLE = ROOT / "docs" / "real-photos-example.jpg"
 Row = tuple[str, ModeReport, ModeReport | None]  # model, multi-person, LSPet (true boxes)
 
 
-def load(spec: str) -> Pipeline | str:
+def load(spec: str, store: Path | None = None) -> Pipeline | str:
     """'pose[+detector]' -> its pipeline, or the reason it cannot be loaded."""
     pose, _, detector = spec.partition("+")
     try:
-        return Pipeline.from_store(pose, detector or None, device="cpu")
+        return Pipeline.from_store(pose, detector or None, device="cpu", store=store)
     except BoxposeError as exc:
         return str(exc)
 
@@ -122,6 +122,8 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS,
                         help="pose[+detector] model names in model_store/")
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument("--store", type=Path, default=None,
+                        help="model store (default: model_store/, or $BOXPOSE_MODEL_STORE)")
     parser.add_argument("--lspet-limit", type=int, default=None,
                         help="the first N LSPet dev images only (default: all 1000)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "real-photos",
@@ -140,7 +142,7 @@ def main() -> int:
     skipped: list[str] = []
     loaded: dict[str, Pipeline] = {}
     for spec in args.models:
-        pipeline = load(spec)
+        pipeline = load(spec, args.store)
         if isinstance(pipeline, str):
             print(f"skipping {spec}: {pipeline}")
             skipped.append(f"`{spec}`: {pipeline}")
@@ -150,8 +152,9 @@ def main() -> int:
                           None if args.no_sheets else args.out)
     wall = time.perf_counter() - start
     limit = f" --lspet-limit {args.lspet_limit}" if args.lspet_limit else ""
+    store = f" --store {args.store}" if args.store else ""
     command = (f".venv/bin/python bench/real_photos.py --models {' '.join(args.models)}"
-               f"{limit} --write")
+               f"{limit}{store} --write")
     text = body(rows, skipped, multi, len(lspet), wall, command)
     print("\n".join(text))
     if args.write:
