@@ -1,7 +1,7 @@
 """The forward passes against this CPU: FLOPs, the measured fp32 matmul rate, achieved fraction.
 
-For each model (default: the served pose model and detector of `service.config.Settings`, and
-the BlazePose top-down pair): FLOPs at its working input counted by
+For each model (default: pose-lite and detector-lite, the served default of
+`service.config.Settings` and the BlazePose top-down pair): FLOPs at its working input counted by
 `torch.utils.flop_counter.FlopCounterMode` (a multiply-add = 2 FLOPs) and its forward time,
 with the channels-last input the service feeds and with an NCHW one; for the first model also
 eager vs TorchScript, channels-last weights, a frozen + optimised TorchScript copy and batches
@@ -47,10 +47,10 @@ class Measured:
 
 
 def default_models() -> str:
-    settings = Settings()
-    runtime = settings.runtime()
-    names = [runtime.pose_model, runtime.detector_model, "blazepose-topdown",
-             "blazepose-detector"]  # fmt: skip
+    """Every bundled network: the bottom-up pair and the served default (BlazePose)."""
+    runtime = Settings().runtime()
+    names = ["pose-lite", "detector-lite", runtime.pose_model, runtime.detector_model,
+             "blazepose-topdown", "blazepose-detector"]  # fmt: skip
     return ",".join(dict.fromkeys(n for n in names if n))
 
 

@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import SHARED_NOTE, machine, new_figure, save, shell_arg  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from bench.server import Payload, Server, run_load  # noqa: E402
-from service.config import Settings  # noqa: E402
 from service.data.synth.scene import SynthConfig, generate_scene  # noqa: E402
 
 SIZES = ((96, 72), (128, 96), (160, 120), (120, 160))  # (W, H) small photos
@@ -65,10 +64,10 @@ def soak(server: Server, args: argparse.Namespace) -> tuple[list[tuple[int, floa
 
 
 def main() -> int:
-    runtime = Settings().runtime()
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--pose", default=runtime.pose_model)
-    ap.add_argument("--detector", default=runtime.detector_model or "", help="'' = none")
+    # the bottom-up pose-lite + detector-lite (the published figures), not the served default
+    ap.add_argument("--pose", default="pose-lite")
+    ap.add_argument("--detector", default="detector-lite", help="'' = none")
     ap.add_argument("--requests", type=int, default=10_000)
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--every", type=int, default=1000)

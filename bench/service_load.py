@@ -116,10 +116,10 @@ def summarise(replies: list[Reply], wall: float, before: dict[str, float],
 
 
 def main() -> int:
-    runtime = Settings().runtime()
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--pose", default=runtime.pose_model)
-    ap.add_argument("--detector", default=runtime.detector_model or "", help="'' = none")
+    # the bottom-up pose-lite + detector-lite (the published figures), not the served default
+    ap.add_argument("--pose", default="pose-lite")
+    ap.add_argument("--detector", default="detector-lite", help="'' = none")
     ap.add_argument("--levels", default="1,2,4,8,16")
     ap.add_argument("--requests", type=int, default=8, help="per level: max(this, 2 x level)")
     ap.add_argument("--rounds", type=int, default=1)

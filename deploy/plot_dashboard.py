@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue-size", type=int, default=4, help="per replica (small: 503s)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    env = {"BOXPOSE_DETECTOR_MODEL": "detector-lite", "BOXPOSE_QUEUE_SIZE": str(args.queue_size),
+    env = {"BOXPOSE_POSE_MODEL": "pose-lite", "BOXPOSE_DETECTOR_MODEL": "detector-lite",
+           "BOXPOSE_QUEUE_SIZE": str(args.queue_size),
            "BOXPOSE_MAX_BATCH_SIZE": "4"}  # fmt: skip
     bodies = scenes(6, args.seed)
     with tempfile.TemporaryDirectory(prefix="boxpose-stack-") as work:

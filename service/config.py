@@ -65,8 +65,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    pose_model: str = "pose-lite"
-    # Empty string = no detector: boxes come from a first greedy grouping instead.
+    # The default answers real photographs: BlazePose (imported, Apache-2.0) with its own person
+    # detector (its manifest's default_detector), until the project's bottom-up pose-real beats
+    # it (docs/real-photos.md). pose-lite + detector-lite: the synthetic-scene models.
+    pose_model: str = "blazepose-topdown"
+    # Empty string = no detector: boxes come from a first greedy grouping instead. Unset: the
+    # pose model's own choice (`_detector_model`), else detector-lite.
     detector_model: str | None = "detector-lite"
     model_store: Path | None = None  # None = the repo's model_store/ (model_store.MODEL_STORE)
     device: Literal["auto", "cpu", "cuda"] | str = "auto"

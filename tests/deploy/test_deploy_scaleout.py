@@ -44,7 +44,8 @@ class Burst:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     # A generous deadline: the test counts answers, a busy CI machine must not turn them to 503.
-    env = {"BOXPOSE_DETECTOR_MODEL": "detector-lite", "BOXPOSE_DEADLINE_S": "60"}
+    env = {"BOXPOSE_POSE_MODEL": "pose-lite", "BOXPOSE_DETECTOR_MODEL": "detector-lite",
+           "BOXPOSE_DEADLINE_S": "60"}
     config = StackConfig(replicas=2, env=env)
     running = LocalStack(tmp_path_factory.mktemp("stack"), config).start()
     try:

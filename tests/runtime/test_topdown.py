@@ -85,7 +85,9 @@ def test_a_topdown_manifest_builds_the_topdown_pipeline(pipeline: Pipeline) -> N
 def test_unset_detector_is_the_topdown_models_own() -> None:
     assert Settings(pose_model=TOPDOWN).runtime().detector_model == DETECTOR
     assert Settings(pose_model=TOPDOWN, detector_model="").runtime().detector_model is None
-    assert Settings().runtime().detector_model == "detector-lite"
+    assert Settings().runtime().pose_model == TOPDOWN  # the default serves BlazePose
+    assert Settings().runtime().detector_model == DETECTOR
+    assert Settings(pose_model="pose-lite").runtime().detector_model == "detector-lite"
 
 
 def test_astronaut_matches_mediapipe(pipeline: Pipeline) -> None:
