@@ -51,22 +51,24 @@ def head_top(xy: np.ndarray) -> np.ndarray:
     return (eyes + ears) / 2 + HEAD_TOP_UP * (eyes - mouth)
 
 
-def _neck(xy: np.ndarray, vis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The shoulders' midpoint and the lower of their visibilities."""
-    return ((xy[:, LEFT_SHOULDER] + xy[:, RIGHT_SHOULDER]) / 2,
-            np.minimum(vis[:, LEFT_SHOULDER], vis[:, RIGHT_SHOULDER]))
+def _direct(landmarks: np.ndarray, skeleton: Skeleton, direct: dict[str, int]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(P, 33+, >=4) landmarks -> ((P, J, 3) with the `direct` joints and the neck (the
+    shoulders' midpoint, the lower of their visibilities) filled, xy, visibility)."""
+    xy, vis = landmarks[..., :2].astype(np.float64), landmarks[..., 3].astype(np.float64)
+    out = np.zeros((landmarks.shape[0], skeleton.num_joints, 3), dtype=np.float64)
+    for name, index in direct.items():
+        j = skeleton.joint(name)
+        out[:, j, :2], out[:, j, 2] = xy[:, index], vis[:, index]
+    neck = skeleton.joint("neck")
+    out[:, neck, :2] = (xy[:, LEFT_SHOULDER] + xy[:, RIGHT_SHOULDER]) / 2
+    out[:, neck, 2] = np.minimum(vis[:, LEFT_SHOULDER], vis[:, RIGHT_SHOULDER])
+    return out, xy, vis
 
 
 def to_coco18(landmarks: np.ndarray) -> np.ndarray:
     """(P, 33+, >=4) [x, y, z, visibility, ...] -> (P, 18, 3) [x, y, score] in COCO-18 order."""
-    xy, vis = landmarks[..., :2].astype(np.float64), landmarks[..., 3].astype(np.float64)
-    out = np.zeros((landmarks.shape[0], COCO18.num_joints, 3), dtype=np.float64)
-    for name, index in COCO17.items():
-        j = COCO18.joint(name)
-        out[:, j, :2], out[:, j, 2] = xy[:, index], vis[:, index]
-    neck = COCO18.joint("neck")
-    out[:, neck, :2], out[:, neck, 2] = _neck(xy, vis)
-    return out
+    return _direct(landmarks, COCO18, COCO17)[0]
 
 
 def to_skeleton(landmarks: np.ndarray, skeleton: Skeleton) -> np.ndarray:
@@ -79,13 +81,7 @@ def to_skeleton(landmarks: np.ndarray, skeleton: Skeleton) -> np.ndarray:
 
 def to_aic14(landmarks: np.ndarray) -> np.ndarray:
     """(P, 33+, >=4) [x, y, z, visibility, ...] -> (P, 14, 3) [x, y, score] in AIC14 order."""
-    xy, vis = landmarks[..., :2].astype(np.float64), landmarks[..., 3].astype(np.float64)
-    out = np.zeros((landmarks.shape[0], AIC14.num_joints, 3), dtype=np.float64)
-    for name, index in DIRECT.items():
-        j = AIC14.joint(name)
-        out[:, j, :2], out[:, j, 2] = xy[:, index], vis[:, index]
-    neck = AIC14.joint("neck")
-    out[:, neck, :2], out[:, neck, 2] = _neck(xy, vis)
+    out, xy, vis = _direct(landmarks, AIC14, DIRECT)
     top = AIC14.joint("head_top")
     out[:, top, :2] = head_top(xy)
     out[:, top, 2] = vis[:, list(HEAD_LANDMARKS)].min(axis=1)
