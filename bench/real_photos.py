@@ -40,7 +40,11 @@ from service.evaluation.real_metrics import SIGMAS  # noqa: E402
 from service.evaluation.real_report import ModeReport, joint_table, score  # noqa: E402
 from service.runtime.pipeline import Pipeline  # noqa: E402
 
-DEFAULT_MODELS = ["pose-lite+detector-lite", "blazepose-topdown+blazepose-detector"]
+# The bundled models, then the ones a user makes (skipped with the reason when absent):
+# pose-real (boxpose export --preset bottomup-blazepose: its own box head; with BlazePose's
+# detector), blazepose-topdown-coco (boxpose import blazepose --skeleton coco18).
+DEFAULT_MODELS = ["pose-lite+detector-lite", "blazepose-topdown+blazepose-detector", "pose-real",
+                  "pose-real+blazepose-detector", "blazepose-topdown-coco+blazepose-detector"]
 DOC = ROOT / "docs" / "real-photos.md"
 EXAMPLE = ROOT / "docs" / "real-photos-example.jpg"
 Row = tuple[str, ModeReport, ModeReport | None]  # model, multi-person, LSPet (true boxes)
