@@ -136,6 +136,8 @@ COCO_JOINTS = (
     "neck",
 )  # fmt: skip
 
+COCO17_JOINTS = COCO_JOINTS[:17]  # COCO's own keypoint order; COCO-18 adds the neck last
+
 COCO_SIGMAS_17 = (
     0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
     0.107, 0.107, 0.087, 0.087, 0.089, 0.089,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.skeleton import AIC14, COCO_JOINTS
+from service.skeleton import AIC14, COCO17_JOINTS
 
 NECK, HEAD_TOP = AIC14.joint("neck"), AIC14.joint("head_top")
 R_SHOULDER, L_SHOULDER = AIC14.joint("right_shoulder"), AIC14.joint("left_shoulder")
@@ -58,7 +58,7 @@ class JointMap:
             raise ValueError(f"{self.name}: a source index is out of range")
 
 
-_COCO17 = COCO_JOINTS[:17]
+_COCO17 = COCO17_JOINTS
 _COCO17_TO_AIC = (6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15, None, None)
 _CROWDPOSE = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
               "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",

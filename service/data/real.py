@@ -104,12 +104,13 @@ def to_coco17(records: list[ImageRecord]) -> tuple[dict[str, Any], list[int]]:
     from service.data.synth.writer import categories
 
     gt = to_coco(records, joints=())  # images and ignore regions; people replaced below
-    scored = [i for i, rec in enumerate(records, start=1) if rec.coco17 is not None]
     anns = [{**a, "keypoints": [0.0] * 3 * 17} for a in gt["annotations"] if a["iscrowd"]]
-    for i in scored:
-        rec = records[i - 1]
-        for kp, box, area in zip(rec.coco17, rec.boxes, rec.areas, strict=True):  # type: ignore[arg-type]
-            anns.append(_person(i, kp, box, area))
+    scored = []
+    for i, rec in enumerate(records, start=1):
+        if rec.coco17 is not None:
+            scored.append(i)
+            anns += [_person(i, kp, box, area)
+                     for kp, box, area in zip(rec.coco17, rec.boxes, rec.areas, strict=True)]
     gt["annotations"] = [{**a, "id": n} for n, a in enumerate(anns, start=1)]
     gt["categories"] = [categories("coco17")[0]]
     return gt, scored

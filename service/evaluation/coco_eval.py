@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from service.skeleton import AIC14, COCO18, COCO_SIGMAS_ON_AIC14, SKELETONS, Skeleton
+from service.skeleton import (
+    AIC14,
+    COCO17_JOINTS,
+    COCO18,
+    COCO_SIGMAS_ON_AIC14,
+    SKELETONS,
+    Skeleton,
+)
 from service.types import Pose
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
@@ -32,7 +39,7 @@ def skeleton_from_category(category: dict[str, Any]) -> Skeleton:
     """A COCO category's keypoint names -> the project skeleton with those joints; COCO's own
     17 -> COCO-18 (the same joints and a neck derived from the shoulders)."""
     names = tuple(category.get("keypoints", ()))
-    if names == COCO18.joints[:17]:
+    if names == COCO17_JOINTS:
         return COCO18
     for skeleton in SKELETONS.values():
         if skeleton.joints == names:

@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from service.data.real import ImageRecord
-from service.skeleton import AIC14, COCO_JOINTS, Skeleton
+from service.skeleton import AIC14, COCO17_JOINTS, Skeleton
 from service.types import Box, Pose
 
 if TYPE_CHECKING:
     from service.runtime.pipeline import Pipeline
 
 BOX_MODES = ("true", "served")
-COCO17_JOINTS = COCO_JOINTS[:17]
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.skeleton import COCO18, Skeleton
+from service.skeleton import COCO17_JOINTS, COCO18, Skeleton
 
-COCO17_NAMES = COCO18.joints[:17]  # COCO's keypoint order; COCO-18 adds the neck last
+COCO17_NAMES = COCO17_JOINTS
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,11 @@ import numpy as np
 
 from service.data.synth.face import FACE_JOINTS
 from service.data.synth.scene import Scene, SynthConfig, generate_scene
-from service.skeleton import AIC14, COCO18
+from service.skeleton import AIC14, COCO17_JOINTS
 
 JPEG_QUALITY = 95
 DEFAULT_CONFIG = SynthConfig()
-COCO17 = COCO18.joints[:17]
+COCO17 = COCO17_JOINTS
 # COCO's person skeleton (1-based keypoint pairs), as in its annotation files.
 COCO17_LINKS = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),
