@@ -97,7 +97,7 @@ def train_bottomup(net: BottomUpNet, skeleton: Skeleton, cfg: BottomUpTrainConfi
     loader = DataLoader(MosaicDataset(tiles, skeleton, cfg.data, rank), batch_size=cfg.batch_size,
                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    last_save, started = time.monotonic(), time.monotonic()
+    last_save, started, first_step = time.monotonic(), time.monotonic(), progress.step
     net.train()
     for batch in loader:
         if progress.step >= cfg.max_steps:
@@ -111,7 +111,7 @@ def train_bottomup(net: BottomUpNet, skeleton: Skeleton, cfg: BottomUpTrainConfi
             if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
                 save_checkpoint(last, net, optimizer, progress)
                 last_save = time.monotonic()
-                rate = progress.step / max(time.monotonic() - started, 1e-9)
+                rate = (progress.step - first_step) / max(time.monotonic() - started, 1e-9)
                 print(f"step {progress.step}: loss {parts['loss']:.2f} ({rate:.2f} steps/s)",
                       flush=True)
     if rank == 0:
