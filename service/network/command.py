@@ -32,6 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="model name in the store (default: pose-<preset>)")
     parser.add_argument("--store", type=Path, help="model store directory (default: model_store)")
     parser.add_argument("--params", action="store_true", help="only print parameter counts")
+    parser.add_argument("--weights", choices=("average", "last"), default="average",
+                        help="bottomup-blazepose: the checkpoint's moving average of the weights "
+                             "(where it holds one) or the last step's")  # fmt: skip
     parser.add_argument("--manifest-extra", type=Path,
                         help="JSON object merged into the manifest (bottomup-blazepose)")
 
@@ -68,18 +71,23 @@ def _export_bottomup(args: argparse.Namespace, skeleton: Skeleton) -> int:
     from service.network.export import export_bottomup
     from service.network.trunks import LiteTrunk, Trunk, blazepose_trunk
     from service.runtime.model_store import MODEL_STORE
+    from service.training.checkpoint import exported_weights
 
     if args.checkpoint is None:
         raise SystemExit("boxpose export: --preset bottomup-blazepose needs --checkpoint")
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    weights = exported_weights(state, args.weights)
     # a checkpoint of the from-scratch comparison (`train bottomup --trunk lite`) holds a
     # ResNet backbone where the BlazePose trunk's layers would be
-    lite = any(k.startswith("trunk.backbone.") for k in state["model"])
+    lite = any(k.startswith("trunk.backbone.") for k in weights)
     trunk: Trunk = LiteTrunk() if lite else blazepose_trunk()
     net = BottomUpNet(BottomUpConfig(), skeleton, trunk, trunk.channels, trunk.pad_multiple)
-    net.load_state_dict(state["model"])
+    net.load_state_dict(weights)
     extra = json.loads(args.manifest_extra.read_text()) if args.manifest_extra else {}
     extra.setdefault("training", {})["steps"] = state.get("progress", {}).get("step")
+    extra["training"]["weights"] = ("moving average (decay per step in the recipe)"
+                                    if args.weights == "average" and "ema" in state
+                                    else "last step")  # fmt: skip
     out = export_bottomup(net.eval(), args.store or MODEL_STORE, args.name or "pose-real",
                           skeleton, extra)  # fmt: skip
     print(f"exported {out}")

@@ -11,8 +11,8 @@ import torch
 from service.training.bottomup import BottomUpTrainConfig
 
 _NUMBERS = ("batch_size", "max_steps", "schedule_steps", "warmup_steps", "learning_rate",
-            "trunk_lr_factor", "foreground_weight", "box_weight", "checkpoint_minutes",
-            "threads", "workers")  # fmt: skip
+            "trunk_lr_factor", "foreground_weight", "box_weight", "ema_decay",
+            "checkpoint_minutes", "threads", "workers")  # fmt: skip
 
 
 def register(parser: argparse.ArgumentParser) -> None:

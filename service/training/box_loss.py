@@ -50,7 +50,7 @@ def box_loss(raw: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 def total_loss(
     outputs: list[tuple[torch.Tensor, torch.Tensor]], raw_boxes: torch.Tensor,
     batch: dict[str, torch.Tensor], background_weight: float = 0.05,
-    foreground_weight: float = 10.0, box_weight: float = 10.0,
+    foreground_weight: float = 10.0, box_weight: float = 1000.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Eq. 8 over all stages + box_weight x box loss; also the parts, for the curves."""
     pose = torch.stack([masked_stage_loss(m, f, batch, background_weight, foreground_weight)

@@ -76,6 +76,6 @@ def test_export_command_writes_the_box_head_and_manifest_extra(tmp_path):
         manifest = load_model(f"pose-{name}", tmp_path / "store").manifest
         head = manifest["box_head"]
         assert head["recommended_score_threshold"] == 0.21 and "CenterNet" in head["kind"]
-        assert manifest["training"] == {"recipe": "r", "steps": 7}
+        assert manifest["training"] == {"recipe": "r", "steps": 7, "weights": "last step"}
         pipeline = Pipeline.from_store(f"pose-{name}", None, store=tmp_path / "store")
         assert pipeline.box_head and pipeline.box_threshold == 0.21
