@@ -38,23 +38,31 @@ from service.errors import BoxposeError  # noqa: E402
 from service.evaluation.real_eval import predict_records  # noqa: E402
 from service.evaluation.real_metrics import SIGMAS  # noqa: E402
 from service.evaluation.real_report import ModeReport, joint_table, score  # noqa: E402
-from service.runtime.pipeline import Pipeline  # noqa: E402
+from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
 
 # The bundled models, then the ones a user makes (skipped with the reason when absent):
 # pose-real (boxpose export --preset bottomup-blazepose: its own box head; with BlazePose's
-# detector), blazepose-topdown-coco (boxpose import blazepose --skeleton coco18).
+# detector), blazepose-topdown-coco (boxpose import blazepose --skeleton coco18). A spec ending
+# in "@fixed" runs at the requested scale of the working image instead of the pose manifest's
+# person scale (service/runtime/person_scale.py): pose-real both ways, side by side.
 DEFAULT_MODELS = ["pose-lite+detector-lite", "blazepose-topdown+blazepose-detector", "pose-real",
-                  "pose-real+blazepose-detector", "blazepose-topdown-coco+blazepose-detector"]
+                  "pose-real@fixed", "pose-real+blazepose-detector",
+                  "blazepose-topdown-coco+blazepose-detector"]
 DOC = ROOT / "docs" / "real-photos.md"
 EXAMPLE = ROOT / "docs" / "real-photos-example.jpg"
 Row = tuple[str, ModeReport, ModeReport | None]  # model, multi-person, LSPet (true boxes)
 
 
 def load(spec: str, store: Path | None = None) -> Pipeline | str:
-    """'pose[+detector]' -> its pipeline, or the reason it cannot be loaded."""
-    pose, _, detector = spec.partition("+")
+    """'pose[+detector][@fixed]' -> its pipeline, or the reason it cannot be loaded."""
+    models, _, option = spec.partition("@")
+    if option not in ("", "fixed"):
+        return f"unknown option @{option} (only @fixed)"
+    pose, _, detector = models.partition("+")
+    config = PipelineConfig(person_scale=option != "fixed")
     try:
-        return Pipeline.from_store(pose, detector or None, device="cpu", store=store)
+        return Pipeline.from_store(pose, detector or None, device="cpu", store=store,
+                                   config=config)
     except BoxposeError as exc:
         return str(exc)
 
@@ -66,7 +74,8 @@ def run_model(spec: str, pipeline: Pipeline, multi: list[ImageRecord],
     part, so a pose model's true-box row is measured once (`true_rows`, by pose name) and
     reused for its other detectors."""
     rows: list[Row] = []
-    pose = spec.partition("+")[0]
+    models, _, option = spec.partition("@")
+    pose = models.partition("+")[0] + option
     for mode in ("true", "served"):
         if mode == "true" and pose in true_rows:
             _, report, lsp = true_rows[pose]
@@ -81,7 +90,8 @@ def run_model(spec: str, pipeline: Pipeline, multi: list[ImageRecord],
                         "torso")
         print(f"  {spec} {mode} boxes: {time.perf_counter() - start:.0f} s", flush=True)
         if out is not None:
-            contact_sheet(multi, preds, out / f"{spec.replace('+', '_')}-{mode}.jpg")
+            name = spec.replace("+", "_").replace("@", "_")
+            contact_sheet(multi, preds, out / f"{name}-{mode}.jpg")
         rows.append((spec, report, lsp))
         if mode == "true":
             true_rows[pose] = rows[-1]

@@ -56,6 +56,7 @@ class RuntimeConfig:
     detector_threshold: float | None = None
     flip: bool = False
     working_size: int | None = None  # long side the models see; None: the pose manifest's
+    person_scale: bool = True  # the pose manifest's person scale (runtime/person_scale.py)
 
 
 class Settings(BaseSettings):
@@ -82,6 +83,10 @@ class Settings(BaseSettings):
     # enlarged; coordinates come back in the original's pixels). None: the pose model
     # manifest's `working_size`, else 848; 0: the whole image.
     working_size: int | None = Field(default=None, ge=0)
+    # Run a bottom-up model at the scale that brings the people to the size it was trained on,
+    # when its manifest names one (`person_scale`; runtime/person_scale.py). False: the
+    # requested scales of the working image.
+    person_scale: bool = True
     # None: the threshold in the detector's manifest (0.3 when it names none).
     detector_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -135,6 +140,7 @@ class Settings(BaseSettings):
             detector_threshold=self.detector_threshold,
             flip=self.flip,
             working_size=self.working_size,
+            person_scale=self.person_scale,
         )
 
     def _detector_model(self) -> str | None:

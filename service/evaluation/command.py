@@ -41,6 +41,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scales", default="1.0", help="comma-separated, e.g. 0.7,1.0,1.3")
     parser.add_argument("--flip", action="store_true",
                         help="average with the mirrored image's maps (test-time flip)")
+    parser.add_argument("--fixed-scale", action="store_true",
+                        help="the requested scales of the working image, not the pose "
+                             "manifest's person scale (runtime/person_scale.py)")
     parser.add_argument("--supplement", action="store_true",
                         help="add greedy boxes where the detector found nobody (with --detector)")
     parser.add_argument("--sigmas", choices=("aic", "coco", "both"), default="both")
@@ -109,7 +112,7 @@ def _model_results(
     pipeline = Pipeline.from_store(
         args.model, detector_name=args.detector, device="cpu",
         config=PipelineConfig(
-            parser_name=args.parser, flip=args.flip,
+            parser_name=args.parser, flip=args.flip, person_scale=not args.fixed_scale,
             parser=ParserConfig(supplement_detector_boxes=args.supplement),
         ),
     )

@@ -62,7 +62,7 @@ def real_records(args: argparse.Namespace) -> list[ImageRecord]:
 
 def run_real(args: argparse.Namespace) -> int:
     from service.evaluation.real_report import evaluate, report_lines
-    from service.runtime.pipeline import Pipeline
+    from service.runtime.pipeline import Pipeline, PipelineConfig
 
     if args.oracle:
         raise SystemExit("--oracle is for project COCO files; real photos need --model")
@@ -71,7 +71,9 @@ def run_real(args: argparse.Namespace) -> int:
         raise SystemExit(f"--box-modes takes {', '.join(BOX_MODES)}, not {args.box_modes!r}")
     records = real_records(args)
     normaliser = args.normaliser or ("torso" if args.dataset == "lspet-dev" else "box")
-    pipeline = Pipeline.from_store(args.model, detector_name=args.detector, device="cpu")
+    config = PipelineConfig(person_scale=not args.fixed_scale)
+    pipeline = Pipeline.from_store(args.model, detector_name=args.detector, device="cpu",
+                                   config=config)
     name = args.dataset or str(args.annotations)
     print(f"{name}: model {args.model}, detector {args.detector or 'none'}, "
           f"{len(records)} images, {sum(r.num_people for r in records)} people")

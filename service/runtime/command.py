@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         config = PipelineConfig(
             scales=runtime.scales, detector_threshold=runtime.detector_threshold,
             flip=runtime.flip, working_size=runtime.working_size,
+            person_scale=runtime.person_scale,
         )
         pipeline = Pipeline.from_store(
             runtime.pose_model, runtime.detector_model, runtime.device, runtime.model_store, config

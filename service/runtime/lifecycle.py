@@ -26,6 +26,7 @@ def store_pipeline_factory(settings: Settings) -> PipelineFactory:
     config = PipelineConfig(
         scales=runtime.scales, fp16=runtime.fp16, detector_threshold=runtime.detector_threshold,
         flip=runtime.flip, working_size=runtime.working_size,
+        person_scale=runtime.person_scale,
     )
 
     def build() -> Pipeline:

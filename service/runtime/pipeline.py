@@ -23,6 +23,7 @@ from service.parsing import ParserConfig
 from service.runtime.client_boxes import ONE_PER_BOX_PARSERS, answer_each_box
 from service.runtime.model_store import LoadedModel, ModelStoreError, load_model
 from service.runtime.padding import crop_outputs, group_by_size, pad_batch, resize
+from service.runtime.person_scale import PersonScale, scaled
 from service.runtime.working import DEFAULT_WORKING_SIZE, Frame, WorkingInput, prepare
 from service.skeleton import Skeleton
 from service.targets import map_size
@@ -41,6 +42,9 @@ class PipelineConfig:
     # Long side of the image the models see; None: the pose manifest's `working_size`, else
     # DEFAULT_WORKING_SIZE; 0: the whole image.
     working_size: int | None = None
+    # Run the pose net at the scale the pose manifest's `person_scale` asks for (person_scale.py);
+    # False: at the requested scales of the working image.
+    person_scale: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class Pipeline:
         self.box_threshold = float(pose.manifest.get("box_head", {}).get(
             "recommended_score_threshold", 0.3)) if config.detector_threshold is None \
             else config.detector_threshold
+        self.person_scale = PersonScale.from_manifest(pose.manifest) if config.person_scale \
+            else None
         if config.fp16:
             for model in self.models:
                 model.module.half()
@@ -142,11 +148,15 @@ class Pipeline:
         start = time.perf_counter()
         work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
         boxes = self._detect_missing(work)
+        if self.person_scale is not None and self.box_head and self.detector is None:
+            boxes = self._box_pass(work, boxes, self.person_scale)
         detected = time.perf_counter()
+        chosen = [self._scales(w, inp.scales, bx) for w, inp, bx in zip(work, inputs, boxes,
+                                                                         strict=True)]
         per_image: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in inputs]
         head: list[tuple[float, list[Box]]] = [(np.inf, []) for _ in inputs]
-        for scales in sorted({inp.scales for inp in inputs}):
-            members = [i for i, inp in enumerate(inputs) if inp.scales == scales]
+        for scales in sorted(set(chosen)):
+            members = [i for i, s in enumerate(chosen) if s == scales]
             for scale in scales:
                 outputs = self._forward_scale([work[i].image for i in members], scale)
                 for i, (maps, fields, found) in zip(members, outputs, strict=True):
@@ -203,7 +213,9 @@ class Pipeline:
         either."""
         work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
         found = self._detect_missing(work)
-        if self.box_head and self.detector is None:
+        if self.person_scale is not None and self.box_head and self.detector is None:
+            found = self._box_pass(work, found, self.person_scale)
+        elif self.box_head and self.detector is None:
             found = [bx if bx is not None else self._forward_scale([w.image], 1.0)[0][2]
                      for w, bx in zip(work, found, strict=True)]  # fmt: skip
         return [inp.boxes if inp.boxes is not None or bx is None
@@ -222,6 +234,30 @@ class Pipeline:
             for g, image_boxes in zip(group, found, strict=True):
                 boxes[todo[g]] = image_boxes
         return boxes
+
+    def _box_pass(self, work: list[WorkingInput], boxes: list[list[Box] | None],
+                  person_scale: PersonScale) -> list[list[Box] | None]:
+        """The box head's boxes (working pixels) for images without any, found on the working
+        image resized to the person scale's box pass."""
+        out = list(boxes)
+        todo = [i for i, bx in enumerate(boxes) if bx is None]
+        by_scale: dict[float, list[int]] = {}
+        for i in todo:
+            by_scale.setdefault(person_scale.box_scale(work[i].image.shape[:2]), []).append(i)
+        for scale, members in by_scale.items():
+            found = self._forward_scale([work[i].image for i in members], scale)
+            for i, (_, _, head_boxes) in zip(members, found, strict=True):
+                out[i] = head_boxes
+        return out
+
+    def _scales(self, work: WorkingInput, requested: tuple[float, ...],
+                boxes: list[Box] | None) -> tuple[float, ...]:
+        """The scales one image's pose pass runs at: relative to its person scale when the
+        manifest asks for one and the image has boxes."""
+        if self.person_scale is None or not boxes:
+            return requested
+        shape = (int(work.image.shape[0]), int(work.image.shape[1]))
+        return scaled(requested, self.person_scale.pose_scale(boxes, shape, self.working_size))
 
     @torch.inference_mode()
     def _detect(self, images: list[np.ndarray]) -> list[list[Box]]:

@@ -1,0 +1,76 @@
+"""Person boxes + the working image -> the scale the bottom-up pose net runs at.
+
+A bottom-up net finds joints and limbs well only for people of about the size it was trained
+on: pose-real learnt on 256-px mosaics whose people are at most ~190 px, while half the people of
+the dev photos are taller than 240 px on an 848-px working image (docs/real-photos.md). A pose
+manifest with `person_scale` therefore asks for
+- a **pose pass** at the scale that brings the median person box's long side to `person_size`
+  (clipped to [`min_scale`, `max_scale`], the scaled image no longer than the working size
+  unless the working image itself is smaller, and rounded to 1/8 octave so that images of
+  similar people share a batch); requested scales multiply it (the multi-scale test stays
+  relative to it);
+- for a box-head model without a detector, a **box pass** first: the head's boxes found on the
+  working image resized to `box_long_side` (the training canvas), which then choose the pose
+  pass's scale.
+Images without boxes run at the requested scales as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from service.types import Box
+
+STEPS_PER_OCTAVE = 8  # scales are rounded to 2 ** (k / 8)
+
+
+@dataclass(frozen=True)
+class PersonScale:
+    person_size: float  # px: a person box's long side at the pose net's input
+    box_long_side: int  # px: the long side of the image the box head sees (0: no box pass)
+    min_scale: float = 0.25
+    max_scale: float = 2.0
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> PersonScale | None:
+        """The manifest's `person_scale` block, or None when it has none."""
+        block = manifest.get("person_scale")
+        if not block:
+            return None
+        return cls(float(block["person_size"]), int(block.get("box_long_side", 0)),
+                   float(block.get("min_scale", 0.25)), float(block.get("max_scale", 2.0)))
+
+    def pose_scale(self, boxes: Sequence[Box], image_shape: tuple[int, int],
+                   working_size: int) -> float | None:
+        """Working-image boxes of one (h, w) working image -> the pose pass's scale, None
+        without boxes."""
+        if not boxes:
+            return None
+        sides = [max(b.x2 - b.x1, b.y2 - b.y1) for b in boxes]
+        raw = self.person_size / max(float(np.median(sides)), 1.0)
+        long_side = max(image_shape)
+        ceiling = self.max_scale if working_size <= 0 else min(
+            self.max_scale, max(1.0, working_size / long_side))
+        return min(_octave_round(float(np.clip(raw, self.min_scale, ceiling))), ceiling)
+
+    def box_scale(self, image_shape: tuple[int, int]) -> float:
+        """(h, w) working image -> the box pass's scale (1 when there is no box pass)."""
+        if self.box_long_side <= 0:
+            return 1.0
+        return self.box_long_side / max(image_shape)
+
+
+def _octave_round(scale: float) -> float:
+    """The nearest 2 ** (k / STEPS_PER_OCTAVE)."""
+    return float(2.0 ** (round(np.log2(scale) * STEPS_PER_OCTAVE) / STEPS_PER_OCTAVE))
+
+
+def scaled(requested: tuple[float, ...], base: float | None) -> tuple[float, ...]:
+    """Requested scales relative to the person scale `base` (None: as requested)."""
+    if base is None:
+        return requested
+    return tuple(round(base * s, 6) for s in requested)

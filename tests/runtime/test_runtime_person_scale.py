@@ -1,0 +1,140 @@
+"""The pose pass at the scale that brings the people to the size the net was trained on
+(service/runtime/person_scale.py): the equation, and the pipeline's passes with a stand-in net."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from runtime_fakes import STRIDE, FixedMaps, SceneData, box, encode_targets, make_scene, write_model
+from test_runtime_box_head import FixedMapsAndBoxes
+
+from service.runtime.person_scale import PersonScale, scaled
+from service.runtime.pipeline import Pipeline, PipelineConfig
+from service.types import Box
+
+PERSON_SIZE, BOX_LONG_SIDE = 80.0, 160
+
+
+def boxes_of(sides: list[float]) -> list[Box]:
+    return [Box(10.0, 20.0, 10.0 + 0.5 * s, 20.0 + s, 1.0, "client") for s in sides]
+
+
+def test_scale_brings_the_median_person_to_the_person_size() -> None:
+    rule = PersonScale(person_size=150.0, box_long_side=256)
+    assert rule.pose_scale(boxes_of([100, 300, 400]), (480, 848), 848) == pytest.approx(0.5)
+    # 150 / 250 = 0.6 -> the nearest eighth of an octave: 2 ** (-6 / 8)
+    assert rule.pose_scale(boxes_of([250]), (480, 848), 848) == pytest.approx(2 ** -0.75)
+    assert rule.pose_scale([], (480, 848), 848) is None
+
+
+def test_scale_is_clipped() -> None:
+    rule = PersonScale(person_size=150.0, box_long_side=256, min_scale=0.25, max_scale=2.0)
+    assert rule.pose_scale(boxes_of([5000]), (480, 848), 848) == pytest.approx(0.25)
+    # small people on a working-size image: never beyond the working size
+    assert rule.pose_scale(boxes_of([20]), (480, 848), 848) == pytest.approx(1.0)
+    # a small image may grow up to the working size, at most max_scale
+    assert rule.pose_scale(boxes_of([20]), (300, 400), 848) == pytest.approx(2.0)
+    assert rule.pose_scale(boxes_of([120]), (300, 600), 848) == pytest.approx(2 ** (3 / 8))  # 1.25
+    assert rule.pose_scale(boxes_of([100]), (300, 600), 848) == pytest.approx(848 / 600)
+    assert rule.pose_scale(boxes_of([20]), (300, 400), 0) == pytest.approx(2.0)
+
+
+def test_box_pass_scale_and_requested_scales() -> None:
+    rule = PersonScale(person_size=150.0, box_long_side=256)
+    assert rule.box_scale((480, 640)) == pytest.approx(0.4)
+    assert PersonScale(150.0, 0).box_scale((480, 640)) == 1.0
+    assert scaled((0.7, 1.0, 1.3), 0.5) == pytest.approx((0.35, 0.5, 0.65))
+    assert scaled((1.0,), None) == (1.0,)
+
+
+def test_manifest_block() -> None:
+    assert PersonScale.from_manifest({}) is None
+    rule = PersonScale.from_manifest({"person_scale": {"person_size": 200, "box_long_side": 256}})
+    assert rule == PersonScale(200.0, 256, 0.25, 2.0)
+
+
+@pytest.fixture(scope="module")
+def scene() -> SceneData:
+    return make_scene()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    maps, fields = (torch.from_numpy(a) for a in encode_targets(scene))
+    rows = torch.tensor([[*b, 0.8] for b in scene.boxes] + [[0, 0, 0, 0, 0.0]]).float()
+    net = FixedMapsAndBoxes(FixedMaps(maps, fields, STRIDE), rows, scene.image.shape[1])
+    write_model(root, "pose-scaled", net, "pose")
+    path = root / "pose-scaled" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["box_head"] = {"recommended_score_threshold": 0.5}
+    manifest["person_scale"] = {"person_size": PERSON_SIZE, "box_long_side": BOX_LONG_SIDE}
+    path.write_text(json.dumps(manifest))
+    return root
+
+
+def spied(pipeline: Pipeline) -> list[float]:
+    """The scales of every pose-net call the pipeline makes from now on."""
+    calls: list[float] = []
+    forward = pipeline._forward_scale
+
+    def spy(images: list[np.ndarray], scale: float):  # type: ignore[no-untyped-def]
+        calls.append(scale)
+        return forward(images, scale)
+
+    pipeline._forward_scale = spy  # type: ignore[method-assign]
+    return calls
+
+
+def expected_pose_scale(boxes: list[list[float]]) -> float:
+    side = float(np.median([max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in boxes]))
+    return float(2 ** (round(np.log2(PERSON_SIZE / side) * 8) / 8))
+
+
+def test_box_pass_then_pose_pass_at_the_person_scale(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-scaled", None, "cpu", store, PipelineConfig())
+    calls = spied(pipeline)
+    poses = pipeline.predict(scene.image).poses
+    assert calls[0] == pytest.approx(BOX_LONG_SIDE / max(scene.image.shape[:2]))
+    assert calls[1:] == [pytest.approx(expected_pose_scale(scene.boxes))]
+    assert calls[1] < 0.6  # the scene's people (~170 px) are brought to ~80 px
+    assert len(poses) == 2
+    found = sorted([p.box.x1, p.box.y1, p.box.x2, p.box.y2] for p in poses if p.box)
+    assert np.allclose(found, sorted(scene.boxes), atol=1e-3)
+    for pose in poses:  # each pose still on its person, in the image's pixels
+        truth = min(scene.keypoints, key=lambda kp: np.abs(kp[:, 0].mean() - pose.keypoints[:, 0]
+                                                        .mean()))  # fmt: skip
+        found_joints = pose.keypoints[:, 2] > 0
+        error = np.linalg.norm(pose.keypoints[found_joints, :2] - truth[found_joints, :2], axis=1)
+        assert found_joints.sum() >= 12 and np.median(error) < 2 * STRIDE / calls[1]
+
+
+def test_client_boxes_choose_the_scale_without_a_box_pass(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-scaled", None, "cpu", store,
+                                   PipelineConfig(scales=(0.8, 1.25)))
+    calls = spied(pipeline)
+    pipeline.predict(scene.image, boxes=[box(scene.boxes[0])])
+    base = expected_pose_scale([scene.boxes[0]])
+    assert calls == [pytest.approx(0.8 * base), pytest.approx(1.25 * base)]
+
+
+def test_person_scale_off_runs_the_requested_scales(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-scaled", None, "cpu", store,
+                                   PipelineConfig(person_scale=False))
+    calls = spied(pipeline)
+    assert len(pipeline.predict(scene.image).poses) == 2
+    assert calls == [1.0]
+
+
+def test_detect_missing_uses_the_box_pass(store: Path, scene: SceneData) -> None:
+    from service.runtime.pipeline import ImageInput
+
+    pipeline = Pipeline.from_store("pose-scaled", None, "cpu", store, PipelineConfig())
+    calls = spied(pipeline)
+    (found,) = pipeline.detect_missing([ImageInput(scene.image, None, (1.0,))])
+    assert calls == [pytest.approx(BOX_LONG_SIDE / max(scene.image.shape[:2]))]
+    assert found is not None and len(found) == 2
