@@ -10,8 +10,9 @@ manifest with `person_scale` therefore asks for
   similar people share a batch); requested scales multiply it (the multi-scale test stays
   relative to it);
 - for a box-head model without a detector, a **box pass** first: the head's boxes found on the
-  working image resized to `box_long_side` (the training canvas), which then choose the pose
-  pass's scale.
+  working image resized to each of `box_long_side` (one size or several: the training canvas,
+  and larger for small people), merged by non-maximum suppression (`merge_boxes`), which then
+  choose the pose pass's scale.
 Images without boxes run at the requested scales as before.
 """
 
@@ -31,7 +32,7 @@ STEPS_PER_OCTAVE = 8  # scales are rounded to 2 ** (k / 8)
 @dataclass(frozen=True)
 class PersonScale:
     person_size: float  # px: a person box's long side at the pose net's input
-    box_long_side: int  # px: the long side of the image the box head sees (0: no box pass)
+    box_long_side: tuple[int, ...]  # px: long sides of the images the box head sees (): none
     min_scale: float = 0.25
     max_scale: float = 2.0
 
@@ -41,7 +42,9 @@ class PersonScale:
         block = manifest.get("person_scale")
         if not block:
             return None
-        return cls(float(block["person_size"]), int(block.get("box_long_side", 0)),
+        sides = block.get("box_long_side", ())
+        sides = (sides,) if isinstance(sides, int | float) else sides
+        return cls(float(block["person_size"]), tuple(int(s) for s in sides),
                    float(block.get("min_scale", 0.25)), float(block.get("max_scale", 2.0)))
 
     def pose_scale(self, boxes: Sequence[Box], image_shape: tuple[int, int],
@@ -57,11 +60,23 @@ class PersonScale:
             self.max_scale, max(1.0, working_size / long_side))
         return min(_octave_round(float(np.clip(raw, self.min_scale, ceiling))), ceiling)
 
-    def box_scale(self, image_shape: tuple[int, int]) -> float:
-        """(h, w) working image -> the box pass's scale (1 when there is no box pass)."""
-        if self.box_long_side <= 0:
-            return 1.0
-        return self.box_long_side / max(image_shape)
+    def box_scales(self, image_shape: tuple[int, int]) -> tuple[float, ...]:
+        """(h, w) working image -> the box pass's scales ((1,) when there is no box pass)."""
+        if not self.box_long_side:
+            return (1.0,)
+        return tuple(side / max(image_shape) for side in self.box_long_side)
+
+
+def merge_boxes(boxes: list[Box], iou_threshold: float = 0.5) -> list[Box]:
+    """Boxes found at several scales -> the highest-scoring of each group overlapping by more
+    than `iou_threshold` (OpenCV's NMS), best first."""
+    if len(boxes) < 2:
+        return list(boxes)
+    import cv2
+
+    xywh = [[b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1] for b in boxes]
+    keep = cv2.dnn.NMSBoxes(xywh, [b.score for b in boxes], 0.0, iou_threshold)
+    return [boxes[int(i)] for i in np.asarray(keep).reshape(-1)]
 
 
 def _octave_round(scale: float) -> float:

@@ -23,7 +23,7 @@ from service.parsing import ParserConfig
 from service.runtime.client_boxes import ONE_PER_BOX_PARSERS, answer_each_box
 from service.runtime.model_store import LoadedModel, ModelStoreError, load_model
 from service.runtime.padding import crop_outputs, group_by_size, pad_batch, resize
-from service.runtime.person_scale import PersonScale, scaled
+from service.runtime.person_scale import PersonScale, merge_boxes, scaled
 from service.runtime.working import DEFAULT_WORKING_SIZE, Frame, WorkingInput, prepare
 from service.skeleton import Skeleton
 from service.targets import map_size
@@ -238,16 +238,20 @@ class Pipeline:
     def _box_pass(self, work: list[WorkingInput], boxes: list[list[Box] | None],
                   person_scale: PersonScale) -> list[list[Box] | None]:
         """The box head's boxes (working pixels) for images without any, found on the working
-        image resized to the person scale's box pass."""
+        image resized to each of the person scale's box-pass sizes and merged."""
         out = list(boxes)
-        todo = [i for i, bx in enumerate(boxes) if bx is None]
+        found: dict[int, list[Box]] = {i: [] for i, bx in enumerate(boxes) if bx is None}
         by_scale: dict[float, list[int]] = {}
-        for i in todo:
-            by_scale.setdefault(person_scale.box_scale(work[i].image.shape[:2]), []).append(i)
+        for i in found:
+            for scale in person_scale.box_scales(work[i].image.shape[:2]):
+                by_scale.setdefault(scale, []).append(i)
         for scale, members in by_scale.items():
-            found = self._forward_scale([work[i].image for i in members], scale)
-            for i, (_, _, head_boxes) in zip(members, found, strict=True):
-                out[i] = head_boxes
+            outputs = self._forward_scale([work[i].image for i in members], scale)
+            for i, (_, _, head_boxes) in zip(members, outputs, strict=True):
+                found[i] += head_boxes or []
+        several = len(person_scale.box_long_side) > 1
+        for i, image_boxes in found.items():
+            out[i] = merge_boxes(image_boxes) if several else image_boxes
         return out
 
     def _scales(self, work: WorkingInput, requested: tuple[float, ...],

@@ -12,7 +12,7 @@ import torch
 from runtime_fakes import STRIDE, FixedMaps, SceneData, box, encode_targets, make_scene, write_model
 from test_runtime_box_head import FixedMapsAndBoxes
 
-from service.runtime.person_scale import PersonScale, scaled
+from service.runtime.person_scale import PersonScale, merge_boxes, scaled
 from service.runtime.pipeline import Pipeline, PipelineConfig
 from service.types import Box
 
@@ -24,7 +24,7 @@ def boxes_of(sides: list[float]) -> list[Box]:
 
 
 def test_scale_brings_the_median_person_to_the_person_size() -> None:
-    rule = PersonScale(person_size=150.0, box_long_side=256)
+    rule = PersonScale(person_size=150.0, box_long_side=(256,))
     assert rule.pose_scale(boxes_of([100, 300, 400]), (480, 848), 848) == pytest.approx(0.5)
     # 150 / 250 = 0.6 -> the nearest eighth of an octave: 2 ** (-6 / 8)
     assert rule.pose_scale(boxes_of([250]), (480, 848), 848) == pytest.approx(2 ** -0.75)
@@ -32,7 +32,7 @@ def test_scale_brings_the_median_person_to_the_person_size() -> None:
 
 
 def test_scale_is_clipped() -> None:
-    rule = PersonScale(person_size=150.0, box_long_side=256, min_scale=0.25, max_scale=2.0)
+    rule = PersonScale(person_size=150.0, box_long_side=(256,), min_scale=0.25, max_scale=2.0)
     assert rule.pose_scale(boxes_of([5000]), (480, 848), 848) == pytest.approx(0.25)
     # small people on a working-size image: never beyond the working size
     assert rule.pose_scale(boxes_of([20]), (480, 848), 848) == pytest.approx(1.0)
@@ -44,9 +44,9 @@ def test_scale_is_clipped() -> None:
 
 
 def test_box_pass_scale_and_requested_scales() -> None:
-    rule = PersonScale(person_size=150.0, box_long_side=256)
-    assert rule.box_scale((480, 640)) == pytest.approx(0.4)
-    assert PersonScale(150.0, 0).box_scale((480, 640)) == 1.0
+    rule = PersonScale(person_size=150.0, box_long_side=(256, 512))
+    assert rule.box_scales((480, 640)) == pytest.approx((0.4, 0.8))
+    assert PersonScale(150.0, ()).box_scales((480, 640)) == (1.0,)
     assert scaled((0.7, 1.0, 1.3), 0.5) == pytest.approx((0.35, 0.5, 0.65))
     assert scaled((1.0,), None) == (1.0,)
 
@@ -54,7 +54,18 @@ def test_box_pass_scale_and_requested_scales() -> None:
 def test_manifest_block() -> None:
     assert PersonScale.from_manifest({}) is None
     rule = PersonScale.from_manifest({"person_scale": {"person_size": 200, "box_long_side": 256}})
-    assert rule == PersonScale(200.0, 256, 0.25, 2.0)
+    assert rule == PersonScale(200.0, (256,), 0.25, 2.0)
+    both = PersonScale.from_manifest({"person_scale": {"person_size": 200,
+                                                       "box_long_side": [256, 512]}})
+    assert both is not None and both.box_long_side == (256, 512)
+
+
+def test_boxes_of_several_passes_merge_by_overlap() -> None:
+    a = Box(0.0, 0.0, 100.0, 200.0, 0.9, "box_head")
+    a_again = Box(5.0, 5.0, 100.0, 205.0, 0.6, "box_head")  # IoU 0.88 with a
+    b = Box(150.0, 0.0, 250.0, 200.0, 0.7, "box_head")
+    assert merge_boxes([a_again, b, a]) == [a, b]
+    assert merge_boxes([b]) == [b]
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +79,13 @@ def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
     maps, fields = (torch.from_numpy(a) for a in encode_targets(scene))
     rows = torch.tensor([[*b, 0.8] for b in scene.boxes] + [[0, 0, 0, 0, 0.0]]).float()
     net = FixedMapsAndBoxes(FixedMaps(maps, fields, STRIDE), rows, scene.image.shape[1])
-    write_model(root, "pose-scaled", net, "pose")
-    path = root / "pose-scaled" / "manifest.json"
-    manifest = json.loads(path.read_text())
-    manifest["box_head"] = {"recommended_score_threshold": 0.5}
-    manifest["person_scale"] = {"person_size": PERSON_SIZE, "box_long_side": BOX_LONG_SIDE}
-    path.write_text(json.dumps(manifest))
+    for name, sides in (("pose-scaled", BOX_LONG_SIDE), ("pose-two-passes", [BOX_LONG_SIDE, 320])):
+        write_model(root, name, net, "pose")
+        path = root / name / "manifest.json"
+        manifest = json.loads(path.read_text())
+        manifest["box_head"] = {"recommended_score_threshold": 0.5}
+        manifest["person_scale"] = {"person_size": PERSON_SIZE, "box_long_side": sides}
+        path.write_text(json.dumps(manifest))
     return root
 
 
@@ -138,3 +150,13 @@ def test_detect_missing_uses_the_box_pass(store: Path, scene: SceneData) -> None
     (found,) = pipeline.detect_missing([ImageInput(scene.image, None, (1.0,))])
     assert calls == [pytest.approx(BOX_LONG_SIDE / max(scene.image.shape[:2]))]
     assert found is not None and len(found) == 2
+
+
+def test_two_box_passes_find_each_person_once(store: Path, scene: SceneData) -> None:
+    pipeline = Pipeline.from_store("pose-two-passes", None, "cpu", store, PipelineConfig())
+    calls = spied(pipeline)
+    poses = pipeline.predict(scene.image).poses
+    assert calls[:2] == [pytest.approx(0.5), pytest.approx(1.0)]  # 160 and 320 px of 320
+    assert len(poses) == 2
+    found = sorted([p.box.x1, p.box.y1, p.box.x2, p.box.y2] for p in poses if p.box)
+    assert np.allclose(found, sorted(scene.boxes), atol=1e-3)
