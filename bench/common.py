@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import time
@@ -148,3 +149,20 @@ def save(fig, name: str) -> str:  # type: ignore[no-untyped-def]
 
     plt.close(fig)
     return f"![{name}]({path.relative_to(ROOT).as_posix()})"
+
+
+def add_timing_arguments(parser: argparse.ArgumentParser, repeats: int) -> None:
+    """--repeats, --threads (default 1) and --no-write, shared by the timing benches."""
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-write", action="store_true")
+
+
+def use_threads(threads: int) -> str:
+    """torch and OpenCV on `threads` threads -> the machine line of the report."""
+    import cv2
+    import torch
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    return machine(threads)

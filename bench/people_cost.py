@@ -20,12 +20,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import SHARED_NOTE, machine, median, new_figure, save, shell_arg  # noqa: E402
+from bench.common import (  # noqa: E402
+    SHARED_NOTE,
+    add_timing_arguments,
+    median,
+    new_figure,
+    save,
+    shell_arg,
+    use_threads,
+)
 from bench.report import write_section  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.data.synth.scene import SynthConfig, generate_scene  # noqa: E402
@@ -96,13 +102,9 @@ def main() -> int:
     ap.add_argument("--topdown", default="blazepose-topdown")
     ap.add_argument("--topdown-detector", default=None, help="default: its manifest's")
     ap.add_argument("--people", default="1,2,5,10,20,40")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-write", action="store_true")
+    add_timing_arguments(ap, repeats=3)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)
-    host = machine(args.threads)
+    host = use_threads(args.threads)
     top_detector = args.topdown_detector or default_detector(args.topdown)
     systems = {
         "bottom-up": Pipeline.from_store(args.pose, args.detector or None),

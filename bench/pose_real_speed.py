@@ -20,11 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import SHARED_NOTE, machine  # noqa: E402
+from bench.common import SHARED_NOTE, add_timing_arguments, use_threads  # noqa: E402
 from bench.people_cost import MODES, make_photo, measure  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
@@ -42,13 +39,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", type=Path, default=None, help="model store holding pose-real")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-write", action="store_true")
+    add_timing_arguments(ap, repeats=5)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)
-    host = machine(args.threads)
+    host = use_threads(args.threads)
     systems = {name: Pipeline.from_store(pose, detector, store=args.store,
                                          config=PipelineConfig(person_scale=scaled))
                for name, (pose, detector, scaled) in SYSTEMS.items()}  # fmt: skip

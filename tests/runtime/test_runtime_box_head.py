@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -38,17 +39,25 @@ def scene() -> SceneData:
     return make_scene()
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
-    root = tmp_path_factory.mktemp("store")
+def write_box_head_model(root: Path, scene: SceneData, name: str,
+                         manifest_extra: dict[str, Any]) -> None:
+    """A FixedMapsAndBoxes model of the scene (its boxes at score 0.8, a padding row at 0) with
+    a box-head manifest (threshold 0.5) plus `manifest_extra`."""
     maps, fields = (torch.from_numpy(a) for a in encode_targets(scene))
     rows = torch.tensor([[*b, 0.8] for b in scene.boxes] + [[0, 0, 0, 0, 0.0]]).float()
     net = FixedMapsAndBoxes(FixedMaps(maps, fields, STRIDE), rows, scene.image.shape[1])
-    write_model(root, "pose-boxes", net, "pose")
-    manifest_path = root / "pose-boxes" / "manifest.json"
+    write_model(root, name, net, "pose")
+    manifest_path = root / name / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["box_head"] = {"recommended_score_threshold": 0.5}
+    manifest.update(manifest_extra)
     manifest_path.write_text(json.dumps(manifest))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    write_box_head_model(root, scene, "pose-boxes", {})
     return root
 
 

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from runtime_fakes import STRIDE, FixedMaps, SceneData, box, encode_targets, make_scene, write_model
-from test_runtime_box_head import FixedMapsAndBoxes
+from runtime_fakes import STRIDE, SceneData, box, make_scene
+from test_runtime_box_head import write_box_head_model
 
 from service.runtime.person_scale import PersonScale, merge_boxes, scaled
 from service.runtime.pipeline import Pipeline, PipelineConfig
@@ -76,16 +74,9 @@ def scene() -> SceneData:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
     root = tmp_path_factory.mktemp("store")
-    maps, fields = (torch.from_numpy(a) for a in encode_targets(scene))
-    rows = torch.tensor([[*b, 0.8] for b in scene.boxes] + [[0, 0, 0, 0, 0.0]]).float()
-    net = FixedMapsAndBoxes(FixedMaps(maps, fields, STRIDE), rows, scene.image.shape[1])
     for name, sides in (("pose-scaled", BOX_LONG_SIDE), ("pose-two-passes", [BOX_LONG_SIDE, 320])):
-        write_model(root, name, net, "pose")
-        path = root / name / "manifest.json"
-        manifest = json.loads(path.read_text())
-        manifest["box_head"] = {"recommended_score_threshold": 0.5}
-        manifest["person_scale"] = {"person_size": PERSON_SIZE, "box_long_side": sides}
-        path.write_text(json.dumps(manifest))
+        rule = {"person_size": PERSON_SIZE, "box_long_side": sides}
+        write_box_head_model(root, scene, name, {"person_scale": rule})
     return root
 
 
