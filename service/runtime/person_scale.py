@@ -1,9 +1,9 @@
 """Person boxes + the working image -> the scale the bottom-up pose net runs at.
 
 A bottom-up net finds joints and limbs well only for people of about the size it was trained
-on: pose-real learnt on 256-px mosaics whose people are at most ~190 px, while half the people of
-the dev photos are taller than 240 px on an 848-px working image (docs/real-photos.md). A pose
-manifest with `person_scale` therefore asks for
+on: pose-real learnt on 256-px mosaics whose people are at most ~190 px, while half the people
+of the dev photos are taller than 240 px on an 848-px working image
+(docs/working-resolution.md). A pose manifest with `person_scale` therefore asks for
 - a **pose pass** at the scale that brings the median person box's long side to `person_size`
   (clipped to [`min_scale`, `max_scale`], the scaled image no longer than the working size
   unless the working image itself is smaller, and rounded to 1/8 octave so that images of

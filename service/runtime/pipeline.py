@@ -111,6 +111,8 @@ class Pipeline:
             else config.detector_threshold
         self.person_scale = PersonScale.from_manifest(pose.manifest) if config.person_scale \
             else None
+        # With a person scale, the head's boxes come from their own small pass (person_scale.py)
+        self.box_pass = self.person_scale if self.box_head and detector is None else None
         if config.fp16:
             for model in self.models:
                 model.module.half()
@@ -148,8 +150,8 @@ class Pipeline:
         start = time.perf_counter()
         work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
         boxes = self._detect_missing(work)
-        if self.person_scale is not None and self.box_head and self.detector is None:
-            boxes = self._box_pass(work, boxes, self.person_scale)
+        if self.box_pass is not None:
+            boxes = self._box_pass(work, boxes, self.box_pass)
         detected = time.perf_counter()
         chosen = [self._scales(w, inp.scales, bx) for w, inp, bx in zip(work, inputs, boxes,
                                                                          strict=True)]
@@ -213,8 +215,8 @@ class Pipeline:
         either."""
         work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
         found = self._detect_missing(work)
-        if self.person_scale is not None and self.box_head and self.detector is None:
-            found = self._box_pass(work, found, self.person_scale)
+        if self.box_pass is not None:
+            found = self._box_pass(work, found, self.box_pass)
         elif self.box_head and self.detector is None:
             found = [bx if bx is not None else self._forward_scale([w.image], 1.0)[0][2]
                      for w, bx in zip(work, found, strict=True)]  # fmt: skip
