@@ -35,6 +35,9 @@ class BottomUpTrainConfig:
     batch_size: int = 16
     max_steps: int = 20000
     schedule_steps: int = 20000  # cosine decay horizon
+    # The step the cosine starts from (at `learning_rate`): a later leg may anneal a long run
+    # early, from the rate it had reached, instead of waiting for the original horizon.
+    cosine_from: int = 0
     warmup_steps: int = 300
     learning_rate: float = 1e-3
     trunk_lr_factor: float = 0.3  # the pretrained trunk moves slower than the new heads
@@ -134,7 +137,8 @@ def train_bottomup(net: BottomUpNet, skeleton: Skeleton, cfg: BottomUpTrainConfi
 
 def _step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
           batch: dict[str, torch.Tensor], cfg: BottomUpTrainConfig, step: int) -> dict[str, float]:
-    rate = warmup_cosine(step, cfg.learning_rate, cfg.warmup_steps, cfg.schedule_steps)
+    rate = warmup_cosine(step, cfg.learning_rate, cfg.warmup_steps, cfg.schedule_steps,
+                         cosine_from=cfg.cosine_from)
     for group in optimizer.param_groups:
         group["lr"] = rate * group["lr_factor"]
     outputs, raw_boxes = model(batch["image"])

@@ -10,8 +10,8 @@ import torch
 
 from service.training.bottomup import BottomUpTrainConfig
 
-_NUMBERS = ("batch_size", "max_steps", "schedule_steps", "warmup_steps", "learning_rate",
-            "trunk_lr_factor", "foreground_weight", "box_weight", "ema_decay",
+_NUMBERS = ("batch_size", "max_steps", "schedule_steps", "cosine_from", "warmup_steps",
+            "learning_rate", "trunk_lr_factor", "foreground_weight", "box_weight", "ema_decay",
             "checkpoint_minutes", "threads", "workers")  # fmt: skip
 
 

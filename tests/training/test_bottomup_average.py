@@ -102,3 +102,25 @@ def test_export_takes_the_average_unless_told_otherwise(tmp_path):
         assert torch.allclose(got, expected, atol=tolerance), which
         assert model.manifest["training"]["weights"] == (
             "last step" if which == "last" else "moving average (decay per step in the recipe)")
+
+
+def test_a_resumed_leg_follows_its_own_cosine(tmp_path):
+    """`cosine_from` reaches the optimiser: the rates logged per step follow the equation."""
+    import csv
+    import math
+
+    tiles = tmp_path / "tiles.npz"
+    tiny_tiles(tiles)
+    run = tmp_path / "run"
+    train(tiles, run, steps=1, decay=0.0)
+    cfg = BottomUpTrainConfig(
+        tiles=(tiles,), run_dir=run, batch_size=2, max_steps=3, warmup_steps=0,
+        schedule_steps=3, cosine_from=1, learning_rate=4e-3, threads=1, workers=0,
+        ema_decay=0.0, data=replace(MosaicDataConfig(), mosaic=MosaicConfig(size=64)),
+    )
+    train_bottomup(small_net(0), AIC14, cfg)
+    with open(run / "steps.csv") as f:
+        rates = {int(r["step"]): float(r["lr"]) for r in csv.DictReader(f)}
+    assert rates[1] == pytest.approx(1e-2)  # the first leg: constant 1e-2
+    assert rates[2] == pytest.approx(4e-3)  # optimiser step 1 = the cosine's start
+    assert rates[3] == pytest.approx(4e-3 * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi / 2))))

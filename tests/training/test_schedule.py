@@ -47,3 +47,14 @@ def test_detector_cosine_starts_after_its_warm_up():
     assert detector_rate(cfg, 600, 1100) == pytest.approx(2e-3 * (0.02 + 0.98 * 0.5))
     assert detector_rate(cfg, 1100, 1100) == pytest.approx(2e-3 * 0.02)
     assert detector_rate(cfg, 5000, 1100) == pytest.approx(2e-3 * 0.02)
+
+
+def test_a_later_leg_anneals_from_its_own_start():
+    from service.training.schedule import warmup_cosine
+
+    # a run resumed at step 13,000 with the rate it had reached, annealed by step 15,000
+    assert warmup_cosine(13000, 6e-4, 300, 15000, cosine_from=13000) == pytest.approx(6e-4)
+    middle = 6e-4 * (0.02 + 0.98 * 0.5)
+    assert warmup_cosine(14000, 6e-4, 300, 15000, cosine_from=13000) == pytest.approx(middle)
+    assert warmup_cosine(15000, 6e-4, 300, 15000, cosine_from=13000) == pytest.approx(1.2e-5)
+    assert warmup_cosine(20000, 6e-4, 300, 15000, cosine_from=13000) == pytest.approx(1.2e-5)
