@@ -8,7 +8,11 @@ of the dev photos are taller than 240 px on an 848-px working image
   (clipped to [`min_scale`, `max_scale`], the scaled image no longer than the working size
   unless the working image itself is smaller, and rounded to 1/8 octave so that images of
   similar people share a batch); requested scales multiply it (the multi-scale test stays
-  relative to it);
+  relative to it). People of very different sizes get a pass each (`groups`): the boxes are
+  split where their own scales lie more than `span_octaves` apart, at most `max_passes` groups,
+  and each box is parsed in the maps of its group's pass. One median scale for all put the
+  astronaut photo's close-up (a 490-px box among three 200-px false boxes) at 2.4x the size
+  the net knows, and its shoulders on her face;
 - for a box-head model without a detector, a **box pass** first: the head's boxes found on the
   working image resized to each of `box_long_side` (one size or several: the training canvas,
   and larger for small people), merged by non-maximum suppression (`merge_boxes`), which then
@@ -35,6 +39,8 @@ class PersonScale:
     box_long_side: tuple[int, ...]  # px: long sides of the images the box head sees (): none
     min_scale: float = 0.25
     max_scale: float = 2.0
+    span_octaves: float = 1.0  # boxes whose scales lie within this many octaves share a pass
+    max_passes: int = 3  # pose passes per image at most (closest groups merged beyond it)
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> PersonScale | None:
@@ -45,7 +51,8 @@ class PersonScale:
         sides = block.get("box_long_side", ())
         sides = (sides,) if isinstance(sides, int | float) else sides
         return cls(float(block["person_size"]), tuple(int(s) for s in sides),
-                   float(block.get("min_scale", 0.25)), float(block.get("max_scale", 2.0)))
+                   float(block.get("min_scale", 0.25)), float(block.get("max_scale", 2.0)),
+                   float(block.get("span_octaves", 1.0)), int(block.get("max_passes", 3)))
 
     def pose_scale(self, boxes: Sequence[Box], image_shape: tuple[int, int],
                    working_size: int) -> float | None:
@@ -53,12 +60,45 @@ class PersonScale:
         without boxes."""
         if not boxes:
             return None
-        sides = [max(b.x2 - b.x1, b.y2 - b.y1) for b in boxes]
-        raw = self.person_size / max(float(np.median(sides)), 1.0)
-        long_side = max(image_shape)
-        ceiling = self.max_scale if working_size <= 0 else min(
-            self.max_scale, max(1.0, working_size / long_side))
+        raw = self.person_size / max(float(np.median([_long_side(b) for b in boxes])), 1.0)
+        ceiling = self._ceiling(image_shape, working_size)
         return min(_octave_round(float(np.clip(raw, self.min_scale, ceiling))), ceiling)
+
+    def groups(self, boxes: Sequence[Box], image_shape: tuple[int, int],
+               working_size: int) -> list[tuple[float, list[Box]]]:
+        """Working-image boxes -> (pose-pass scale, the boxes parsed in its maps) per pass,
+        most boxes first: boxes sorted by their own (clipped) scale are cut where the next
+        one lies more than `span_octaves` above the group's first; beyond `max_passes` groups
+        the two whose median scales are closest merge. [] without boxes."""
+        if not boxes:
+            return []
+        ceiling = self._ceiling(image_shape, working_size)
+        octave = {id(b): float(np.log2(np.clip(self.person_size / max(_long_side(b), 1.0),
+                                               self.min_scale, ceiling))) for b in boxes}
+        ordered = sorted(boxes, key=lambda b: octave[id(b)])
+        cuts: list[list[Box]] = [[ordered[0]]]
+        for b in ordered[1:]:
+            if octave[id(b)] - octave[id(cuts[-1][0])] > self.span_octaves:
+                cuts.append([b])
+            else:
+                cuts[-1].append(b)
+        while len(cuts) > max(1, self.max_passes):
+            centre = [float(np.median([octave[id(b)] for b in g])) for g in cuts]
+            k = int(np.argmin(np.diff(centre)))
+            cuts[k:k + 2] = [cuts[k] + cuts[k + 1]]
+        by_scale: dict[float, list[Box]] = {}
+        for group in cuts:  # groups that round to one scale share its pass
+            scale = self.pose_scale(group, image_shape, working_size)
+            assert scale is not None
+            by_scale.setdefault(scale, []).extend(group)
+        return sorted(by_scale.items(), key=lambda item: -len(item[1]))
+
+    def _ceiling(self, image_shape: tuple[int, int], working_size: int) -> float:
+        """The largest pose-pass scale: max_scale, and no larger than the working size unless
+        the working image itself is smaller."""
+        if working_size <= 0:
+            return self.max_scale
+        return min(self.max_scale, max(1.0, working_size / max(image_shape)))
 
     def box_scales(self, image_shape: tuple[int, int]) -> tuple[float, ...]:
         """(h, w) working image -> the box pass's scales ((1,) when there is no box pass)."""
@@ -77,6 +117,10 @@ def merge_boxes(boxes: list[Box], iou_threshold: float = 0.5) -> list[Box]:
     xywh = [[b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1] for b in boxes]
     keep = cv2.dnn.NMSBoxes(xywh, [b.score for b in boxes], 0.0, iou_threshold)
     return [boxes[int(i)] for i in np.asarray(keep).reshape(-1)]
+
+
+def _long_side(box: Box) -> float:
+    return max(box.x2 - box.x1, box.y2 - box.y1)
 
 
 def _octave_round(scale: float) -> float:

@@ -56,6 +56,15 @@ class ImageInput:
 
 
 @dataclass(frozen=True)
+class ScaleGroup:
+    """Boxes whose people needed a pose pass of their own scale, with that pass's output."""
+
+    maps: np.ndarray  # as ImageMaps.maps
+    fields: np.ndarray
+    boxes: list[Box]  # some of ImageMaps.boxes (the same objects)
+
+
+@dataclass(frozen=True)
 class ImageMaps:
     """One image's network output, fused over scales, on the grid of stride `stride`."""
 
@@ -64,6 +73,9 @@ class ImageMaps:
     boxes: list[Box] | None  # working-image client or detector boxes; None = greedy boxes
     frame: Frame | None = None  # original <-> working pixels; None = the same
     client: list[Box] | None = None  # the client's boxes as sent (answered one to one)
+    # Boxes parsed in the maps of another pose pass (person scale: people of very different
+    # sizes); every other box is parsed in `maps` and `fields`.
+    others: tuple[ScaleGroup, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,24 +165,26 @@ class Pipeline:
         if self.box_pass is not None:
             boxes = self._box_pass(work, boxes, self.box_pass)
         detected = time.perf_counter()
-        chosen = [self._scales(w, inp.scales, bx) for w, inp, bx in zip(work, inputs, boxes,
-                                                                         strict=True)]
-        per_image: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in inputs]
+        plans = [self._plan(w, inp.scales, bx) for w, inp, bx in zip(work, inputs, boxes,
+                                                                      strict=True)]
+        passes = [(i, g) for i, plan in enumerate(plans) for g in range(len(plan))]
+        outs: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in passes}
         head: list[tuple[float, list[Box]]] = [(np.inf, []) for _ in inputs]
-        for scales in sorted(set(chosen)):
-            members = [i for i, s in enumerate(chosen) if s == scales]
+        for scales in sorted({plans[i][g][0] for i, g in passes}):
+            members = [(i, g) for i, g in passes if plans[i][g][0] == scales]
             for scale in scales:
-                outputs = self._forward_scale([work[i].image for i in members], scale)
-                for i, (maps, fields, found) in zip(members, outputs, strict=True):
-                    per_image[i].append((maps, fields))
+                outputs = self._forward_scale([work[i].image for i, _ in members], scale)
+                for (i, g), (maps, fields, found) in zip(members, outputs, strict=True):
+                    outs[(i, g)].append((maps, fields))
                     if found is not None and abs(np.log(scale)) < head[i][0]:
                         head[i] = (abs(np.log(scale)), found)  # the scale nearest 1 wins
         if self.box_head and self.detector is None:
             boxes = [bx if bx is not None else found for bx, (_, found) in zip(boxes, head,
                                                                               strict=True)]
         images = [
-            self._fuse(w, outs, bx, inp.boxes)
-            for w, inp, outs, bx in zip(work, inputs, per_image, boxes, strict=True)
+            self._fuse(work[i], [outs[(i, g)] for g in range(len(plans[i]))],
+                       [members for _, members in plans[i]], boxes[i], inp.boxes)
+            for i, inp in enumerate(inputs)
         ]
         self._sync()
         return BatchOutput(images, detected - start, time.perf_counter() - detected)
@@ -179,9 +193,24 @@ class Pipeline:
         """Fused maps -> poses in original pixels by Algorithm 1 in the boxes (greedy boxes when
         boxes is None); client boxes answered one to one, in order."""
 
-        def run(boxes: list[Box] | None, config: ParserConfig) -> list[Pose]:
-            args = (item.maps, item.fields, self.skeleton, self.stride, boxes, config)
+        def parse_in(maps: np.ndarray, fields: np.ndarray, boxes: list[Box] | None,
+                     config: ParserConfig) -> list[Pose]:
+            args = (maps, fields, self.skeleton, self.stride, boxes, config)
             return parsing.parse(self.config.parser_name, *args)
+
+        def run(boxes: list[Box] | None, config: ParserConfig) -> list[Pose]:
+            if boxes is None or not item.others:
+                return parse_in(item.maps, item.fields, boxes, config)
+            poses: list[Pose] = []
+            elsewhere: set[int] = set()
+            for group in item.others:  # each box in the maps of its own pass
+                mine = {id(b) for b in group.boxes}
+                elsewhere |= mine
+                if chosen := [b for b in boxes if id(b) in mine]:
+                    poses += parse_in(group.maps, group.fields, chosen, config)
+            if rest := [b for b in boxes if id(b) not in elsewhere]:
+                poses += parse_in(item.maps, item.fields, rest, config)
+            return poses
 
         poses = run(item.boxes, self.config.parser)
         honours_boxes = self.config.parser_name in ONE_PER_BOX_PARSERS
@@ -256,14 +285,17 @@ class Pipeline:
             out[i] = merge_boxes(image_boxes) if several else image_boxes
         return out
 
-    def _scales(self, work: WorkingInput, requested: tuple[float, ...],
-                boxes: list[Box] | None) -> tuple[float, ...]:
-        """The scales one image's pose pass runs at: relative to its person scale when the
-        manifest asks for one and the image has boxes."""
+    def _plan(self, work: WorkingInput, requested: tuple[float, ...],
+              boxes: list[Box] | None) -> list[tuple[tuple[float, ...], list[Box] | None]]:
+        """One image's pose passes: (the scales each runs at, the boxes parsed in its maps).
+        One pass at the requested scales, unless the manifest asks for a person scale and the
+        image has boxes: then a pass per group of similar-sized people, its scales relative to
+        the group's person scale."""
         if self.person_scale is None or not boxes:
-            return requested
+            return [(requested, boxes)]
         shape = (int(work.image.shape[0]), int(work.image.shape[1]))
-        return scaled(requested, self.person_scale.pose_scale(boxes, shape, self.working_size))
+        return [(scaled(requested, base), members) for base, members in
+                self.person_scale.groups(boxes, shape, self.working_size)]
 
     @torch.inference_mode()
     def _detect(self, images: list[np.ndarray]) -> list[list[Box]]:
@@ -320,16 +352,23 @@ class Pipeline:
     def _fuse(
         self,
         work: WorkingInput,
-        outputs: list[tuple[np.ndarray, np.ndarray]],
+        passes: list[list[tuple[np.ndarray, np.ndarray]]],
+        members: list[list[Box] | None],
         boxes: list[Box] | None,
         client: list[Box] | None,
     ) -> ImageMaps:
+        """Each pass's outputs (one per scale) fused on the working image's grid; the first
+        pass's maps hold every box that no other pass's group holds."""
         grid = map_size(int(work.image.shape[0]), int(work.image.shape[1]), self.stride)
-        if len(outputs) == 1 and outputs[0][0].shape[1:] == grid:
-            maps, fields = outputs[0]
-        else:  # Sec. IV-A: resize each scale's maps and fields back and average
-            maps, fields = parsing.fuse_scales(outputs, size=grid)
-        return ImageMaps(maps, fields, boxes, work.frame, client)
+        fused = []
+        for outputs in passes:
+            if len(outputs) == 1 and outputs[0][0].shape[1:] == grid:
+                fused.append(outputs[0])
+            else:  # Sec. IV-A: resize each scale's maps and fields back and average
+                fused.append(parsing.fuse_scales(outputs, size=grid))
+        others = tuple(ScaleGroup(m, f, list(group or []))
+                       for (m, f), group in zip(fused[1:], members[1:], strict=True))
+        return ImageMaps(*fused[0], boxes, work.frame, client, others)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":

@@ -148,8 +148,8 @@ class TopdownPipeline(Pipeline):
             lm = landmarks[n:n + len(bx)].astype(np.float64, copy=True)  # (P, L, 5)
             for p, square in enumerate(sq):
                 lm[p, :, :2] = square.to_image(lm[p, :, :2], self.crop.size)
-            images.append(PersonCrops(np.zeros(0), np.zeros(0), bx, w.frame, inp.boxes, lm,
-                                      flags[n:n + len(bx)]))  # fmt: skip
+            images.append(PersonCrops(np.zeros(0), np.zeros(0), bx, w.frame, inp.boxes,
+                                      landmarks=lm, flags=flags[n:n + len(bx)]))  # fmt: skip
             n += len(bx)
         self._sync()
         return BatchOutput(images, detected - start, time.perf_counter() - detected)

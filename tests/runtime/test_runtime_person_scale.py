@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from runtime_fakes import STRIDE, SceneData, box, make_scene
 from test_runtime_box_head import write_box_head_model
 
 from service.runtime.person_scale import PersonScale, merge_boxes, scaled
 from service.runtime.pipeline import Pipeline, PipelineConfig
+from service.skeleton import AIC14
 from service.types import Box
 
 PERSON_SIZE, BOX_LONG_SIDE = 80.0, 160
@@ -41,6 +44,28 @@ def test_scale_is_clipped() -> None:
     assert rule.pose_scale(boxes_of([20]), (300, 400), 0) == pytest.approx(2.0)
 
 
+def test_people_of_very_different_sizes_get_a_pass_each() -> None:
+    rule = PersonScale(person_size=100.0, box_long_side=())
+    big, mid, small, tiny = boxes_of([400, 120, 100, 50])
+    # own scales 0.25, 0.83, 1, 2 (octaves -2, -0.26, 0, 1): cut where the next lies more than
+    # one octave above its group's first; most boxes first
+    groups = rule.groups([small, tiny, big, mid], (480, 848), 0)
+    assert [scale for scale, _ in groups] == pytest.approx([2 ** (-1 / 8), 0.25, 2.0])
+    assert [[id(b) for b in members] for _, members in groups] == [
+        [id(mid), id(small)], [id(big)], [id(tiny)]]  # 100 / median(120, 100) = 0.91 -> 2^-1/8
+    # at most two passes: the two groups whose median scales are closest merge
+    two = PersonScale(100.0, (), max_passes=2).groups([small, tiny, big, mid], (480, 848), 0)
+    assert [(scale, len(members)) for scale, members in two] == [(1.0, 3), (0.25, 1)]
+    # a person-size image of similar people: one pass, at the median's scale
+    similar = boxes_of([100, 104, 180])
+    ((scale, members),) = rule.groups(similar, (480, 848), 0)
+    assert scale == rule.pose_scale(similar, (480, 848), 0) and len(members) == 3
+    # groups whose scales round to the same eighth of an octave share one pass
+    close = PersonScale(100.0, (), span_octaves=0.01).groups(boxes_of([100, 101]), (480, 848), 0)
+    assert len(close) == 1 and close[0][0] == 1.0 and len(close[0][1]) == 2
+    assert rule.groups([], (480, 848), 0) == []
+
+
 def test_box_pass_scale_and_requested_scales() -> None:
     rule = PersonScale(person_size=150.0, box_long_side=(256, 512))
     assert rule.box_scales((480, 640)) == pytest.approx((0.4, 0.8))
@@ -52,7 +77,10 @@ def test_box_pass_scale_and_requested_scales() -> None:
 def test_manifest_block() -> None:
     assert PersonScale.from_manifest({}) is None
     rule = PersonScale.from_manifest({"person_scale": {"person_size": 200, "box_long_side": 256}})
-    assert rule == PersonScale(200.0, (256,), 0.25, 2.0)
+    assert rule == PersonScale(200.0, (256,), 0.25, 2.0, 1.0, 3)
+    tuned = PersonScale.from_manifest({"person_scale": {"person_size": 200, "span_octaves": 0.5,
+                                                        "max_passes": 2}})
+    assert tuned == PersonScale(200.0, (), 0.25, 2.0, 0.5, 2)
     both = PersonScale.from_manifest({"person_scale": {"person_size": 200,
                                                        "box_long_side": [256, 512]}})
     assert both is not None and both.box_long_side == (256, 512)
@@ -151,3 +179,49 @@ def test_two_box_passes_find_each_person_once(store: Path, scene: SceneData) -> 
     assert len(poses) == 2
     found = sorted([p.box.x1, p.box.y1, p.box.x2, p.box.y2] for p in poses if p.box)
     assert np.allclose(found, sorted(scene.boxes), atol=1e-3)
+
+
+class ScaleSwitch(torch.nn.Module):
+    """A pose net stand-in that shows person 0 only on inputs narrower than `split` px and
+    person 1 only on wider ones: a box parsed in the wrong pass's maps finds nobody."""
+
+    def __init__(self, narrow: torch.nn.Module, wide: torch.nn.Module, split: int) -> None:
+        super().__init__()
+        self.narrow, self.wide, self.split = narrow, wide, split
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.shape[3] < self.split:
+            return self.narrow(x)
+        return self.wide(x)
+
+
+def test_each_box_is_parsed_in_the_pass_of_its_own_scale(tmp_path: Path,
+                                                         scene: SceneData) -> None:
+    from runtime_fakes import FixedMaps, write_model
+
+    from service.targets import TargetConfig, encode
+
+    def person_net(k: int) -> FixedMaps:
+        t = encode(scene.keypoints[k:k + 1], AIC14, scene.image.shape[0], scene.image.shape[1],
+                   TargetConfig(stride=STRIDE))  # fmt: skip
+        return FixedMaps(torch.from_numpy(t.maps), torch.from_numpy(t.fields), STRIDE)
+
+    width = scene.image.shape[1]
+    write_model(tmp_path, "pose-switch", ScaleSwitch(person_net(0), person_net(1), width // 2),
+                "pose")
+    manifest_path = tmp_path / "pose-switch" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["person_scale"] = {"person_size": 400, "max_scale": 2.0}
+    manifest_path.write_text(json.dumps(manifest))
+    pipeline = Pipeline.from_store("pose-switch", None, "cpu", tmp_path, PipelineConfig())
+    calls = spied(pipeline)
+    # person 0 sent with a box 5x its ~200 px (scale 400 / 1,000: a 128-px wide input), person
+    # 1 with its own box (scale 2: 640 px wide); one median scale would lose one of them
+    x1, y1, x2, y2 = scene.boxes[0]
+    grown = [x1, y1, x1 + 5 * (x2 - x1), y1 + 5 * (y2 - y1)]
+    poses = pipeline.predict(scene.image, boxes=[box(grown), box(scene.boxes[1])]).poses
+    assert len(calls) == 2 and min(calls) * width < width // 2 <= max(calls) * width
+    for pose, truth in zip(poses, scene.keypoints, strict=True):  # answered in the boxes' order
+        found = pose.keypoints[:, 2] > 0
+        error = np.linalg.norm(pose.keypoints[found, :2] - truth[found, :2], axis=1)
+        assert found.sum() >= 12 and np.median(error) < 2 * STRIDE / min(calls)
