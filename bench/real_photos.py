@@ -44,9 +44,12 @@ from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
 # pose-real (boxpose export --preset bottomup-blazepose: its own box head; with BlazePose's
 # detector), blazepose-topdown-coco (boxpose import blazepose --skeleton coco18). A spec ending
 # in "@fixed" runs at the requested scale of the working image instead of the pose manifest's
-# person scale (service/runtime/person_scale.py): pose-real both ways, side by side.
+# person scale (service/runtime/person_scale.py), one in "@median" at the median person's scale
+# for all (one pose pass, not one per group of similar-sized people): side by side.
+OPTIONS = {"": PipelineConfig(), "fixed": PipelineConfig(person_scale=False),
+           "median": PipelineConfig(max_pose_passes=1)}
 DEFAULT_MODELS = ["pose-lite+detector-lite", "blazepose-topdown+blazepose-detector", "pose-real",
-                  "pose-real@fixed", "pose-real+blazepose-detector",
+                  "pose-real@median", "pose-real@fixed", "pose-real+blazepose-detector",
                   "blazepose-topdown-coco+blazepose-detector"]
 DOC = ROOT / "docs" / "real-photos.md"
 EXAMPLE = ROOT / "docs" / "real-photos-example.jpg"
@@ -54,15 +57,14 @@ Row = tuple[str, ModeReport, ModeReport | None]  # model, multi-person, LSPet (t
 
 
 def load(spec: str, store: Path | None = None) -> Pipeline | str:
-    """'pose[+detector][@fixed]' -> its pipeline, or the reason it cannot be loaded."""
+    """'pose[+detector][@fixed|@median]' -> its pipeline, or the reason it cannot be loaded."""
     models, _, option = spec.partition("@")
-    if option not in ("", "fixed"):
-        return f"unknown option @{option} (only @fixed)"
+    if option not in OPTIONS:
+        return f"unknown option @{option} (only {', '.join('@' + o for o in OPTIONS if o)})"
     pose, _, detector = models.partition("+")
-    config = PipelineConfig(person_scale=option != "fixed")
     try:
         return Pipeline.from_store(pose, detector or None, device="cpu", store=store,
-                                   config=config)
+                                   config=OPTIONS[option])
     except BoxposeError as exc:
         return str(exc)
 

@@ -45,6 +45,9 @@ class PipelineConfig:
     # Run the pose net at the scale the pose manifest's `person_scale` asks for (person_scale.py);
     # False: at the requested scales of the working image.
     person_scale: bool = True
+    # Pose passes per image at most, overriding the manifest's `person_scale.max_passes` (1: one
+    # pass at the median person's scale, as before per-group passes); None: the manifest's.
+    max_pose_passes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class Pipeline:
             else config.detector_threshold
         self.person_scale = PersonScale.from_manifest(pose.manifest) if config.person_scale \
             else None
+        if self.person_scale is not None and config.max_pose_passes is not None:
+            self.person_scale = replace(self.person_scale, max_passes=config.max_pose_passes)
         # With a person scale, the head's boxes come from their own small pass (person_scale.py)
         self.box_pass = self.person_scale if self.box_head and detector is None else None
         if config.fp16:

@@ -225,3 +225,10 @@ def test_each_box_is_parsed_in_the_pass_of_its_own_scale(tmp_path: Path,
         found = pose.keypoints[:, 2] > 0
         error = np.linalg.norm(pose.keypoints[found, :2] - truth[found, :2], axis=1)
         assert found.sum() >= 12 and np.median(error) < 2 * STRIDE / min(calls)
+    # the configuration may hold the pipeline to one pass at the median person's scale
+    median = Pipeline.from_store("pose-switch", None, "cpu", tmp_path,
+                                 PipelineConfig(max_pose_passes=1))
+    median_calls = spied(median)
+    median.predict(scene.image, boxes=[box(grown), box(scene.boxes[1])])
+    assert median_calls == [pytest.approx(2 ** (round(np.log2(400 / np.median(
+        [max(x2 - x1, y2 - y1) for x1, y1, x2, y2 in (grown, scene.boxes[1])])) * 8) / 8))]
