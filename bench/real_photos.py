@@ -42,7 +42,9 @@ from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
 
 # The bundled models, then the ones a user makes (skipped with the reason when absent):
 # pose-real (boxpose export --preset bottomup-blazepose: its own box head; with BlazePose's
-# detector), blazepose-topdown-coco (boxpose import blazepose --skeleton coco18). A spec ending
+# detector), detector-union (boxpose export --union blazepose-detector pose-real: BlazePose's
+# detector joined by pose-real's box head), blazepose-topdown-coco (boxpose import blazepose
+# --skeleton coco18). A spec ending
 # in "@fixed" runs at the requested scale of the working image instead of the pose manifest's
 # person scale (service/runtime/person_scale.py), one in "@median" at the median person's scale
 # for all (one pose pass, not one per group of similar-sized people): side by side.
@@ -50,6 +52,7 @@ OPTIONS = {"": PipelineConfig(), "fixed": PipelineConfig(person_scale=False),
            "median": PipelineConfig(max_pose_passes=1)}
 DEFAULT_MODELS = ["pose-lite+detector-lite", "blazepose-topdown+blazepose-detector", "pose-real",
                   "pose-real@median", "pose-real@fixed", "pose-real+blazepose-detector",
+                  "blazepose-topdown+detector-union",
                   "blazepose-topdown-coco+blazepose-detector"]
 DOC = ROOT / "docs" / "real-photos.md"
 EXAMPLE = ROOT / "docs" / "real-photos-example.jpg"

@@ -1,4 +1,5 @@
-"""`boxpose export`: a preset (optionally with trained weights) -> model_store/<name>/.
+"""`boxpose export`: a preset (optionally with trained weights) -> model_store/<name>/; or,
+with `--union`, two stored models joined into one detector (service/detector/union.py).
 
 `--preset bottomup-blazepose` exports a `boxpose train bottomup` checkpoint (maps, fields and
 the box head in one module); `--manifest-extra` merges a JSON file into its manifest (training
@@ -37,6 +38,13 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "(where it holds one) or the last step's")  # fmt: skip
     parser.add_argument("--manifest-extra", type=Path,
                         help="JSON object merged into the manifest (bottomup-blazepose)")
+    parser.add_argument("--union", nargs=2, metavar=("DETECTOR", "BOX_HEAD_MODEL"),
+                        help="instead of a preset: a detector joining DETECTOR (BlazePose's, "
+                             "with alignment keypoints) and the box head of BOX_HEAD_MODEL "
+                             "where DETECTOR found nobody (service/detector/union.py); "
+                             "--name defaults to detector-union")
+    parser.add_argument("--union-max-iou", type=float, default=0.3,
+                        help="a box-head box overlapping a DETECTOR box by this IoU is dropped")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +59,15 @@ def run(args: argparse.Namespace) -> int:
             params, paper = count / 1e6, TABLE_III.get(name)
             ref = f"{paper:.2f}M ({(params / paper - 1) * 100:+.1f}%)" if paper else "-"
             print(f"{name:28s} {params:8.2f}M  {ref}")
+        return 0
+    if args.union:
+        from service.detector.union import export_union
+        from service.runtime.model_store import MODEL_STORE
+
+        primary, supplement = args.union
+        out = export_union(args.store or MODEL_STORE, args.name or "detector-union", primary,
+                           supplement, max_iou=args.union_max_iou)  # fmt: skip
+        print(f"exported {out}")
         return 0
     if args.preset == BOTTOMUP:
         return _export_bottomup(args, skeleton)

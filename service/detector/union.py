@@ -1,0 +1,138 @@
+"""Two person detectors as one: BlazePose's detector, with the box head of a bottom-up pose
+model (pose-real) adding the people it missed.
+
+BlazePose's detector finds a person from the face and gives the crop's rotation; on the
+multi-person dev photos it misses many people (box AP50 0.17), where pose-real's box head finds
+twice as many (0.34) but has no rotation and a lower precision. Their union, served to the
+top-down BlazePose landmark model, raised the served keypoint AP on those photos from 0.191 to
+0.254 (step 13,111; docs/real-photos.md), but it is not the default: on the astronaut photo it
+adds a second pose of the same person (her tight box overlaps BlazePose's square body region
+by less than `max_iou`) and one on the rocket (the landmark model's person flag 0.95 there).
+Serve it with BOXPOSE_DETECTOR_MODEL=detector-union. The rule, in one TorchScript module:
+
+- the primary's rows below `primary_threshold` are dropped;
+- the supplement runs on the image resized to a `long_side` px long side (its box pass,
+  service/runtime/person_scale.py); its rows below `supplement_threshold`, and those that
+  overlap a kept primary row by IoU >= `max_iou`, are dropped;
+- the rest are joined, sorted by score (padding rows of zeros last). `detect` also gives the
+  primary's alignment keypoints; a supplement row gets upright ones (hip centre at the box
+  centre, the body-circle point straight above it), so its crop is not rotated.
+
+Each source's threshold is applied inside; the manifest's recommended threshold is the lower
+of the two, so the service's own cut passes both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+
+def pairwise_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B, N, 4), (B, M, 4) xyxy -> (B, N, M) IoU."""
+    lt = torch.maximum(a[:, :, None, :2], b[:, None, :, :2])
+    rb = torch.minimum(a[:, :, None, 2:], b[:, None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(dim=-1)
+    area_a = (a[..., 2:] - a[..., :2]).clamp(min=0).prod(dim=-1)
+    area_b = (b[..., 2:] - b[..., :2]).clamp(min=0).prod(dim=-1)
+    return inter / (area_a[:, :, None] + area_b[:, None, :] - inter).clamp(min=1e-9)
+
+
+class DetectorUnion(torch.nn.Module):
+    """forward(images (B, 3, H, W) 0..255) -> (B, K1 + K2, 5); detect(images) -> (B, K1 + K2,
+    13) with the alignment keypoints."""
+
+    def __init__(self, primary: torch.nn.Module, supplement: torch.nn.Module,
+                 primary_threshold: float, supplement_threshold: float, max_iou: float,
+                 long_side: int) -> None:  # fmt: skip
+        super().__init__()
+        self.primary, self.supplement = primary, supplement
+        self.primary_threshold, self.supplement_threshold = primary_threshold, supplement_threshold
+        self.max_iou, self.long_side = max_iou, long_side
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.detect(images)[..., :5]  # x1, y1, x2, y2, score (input pixels)
+
+    @torch.jit.export
+    def detect(self, images: torch.Tensor) -> torch.Tensor:
+        first = self.primary.detect(images)  # type: ignore[operator]  # (B, K1, 13)
+        first = first * (first[..., 4:5] >= self.primary_threshold).to(first.dtype)
+        extra = self._supplement_rows(images)  # (B, K2, 5)
+        keep = extra[..., 4] >= self.supplement_threshold
+        if first.shape[1] > 0 and extra.shape[1] > 0:
+            overlap = pairwise_iou(extra[..., :4], first[..., :4])  # (B, K2, K1)
+            overlap = overlap * (first[..., 4] > 0).to(overlap.dtype)[:, None, :]
+            keep = keep & (overlap.amax(dim=2) < self.max_iou)
+        extra = extra * keep[..., None].to(extra.dtype)
+        rows = torch.cat([first, _upright(extra)], dim=1)
+        order = torch.argsort(rows[..., 4], dim=1, descending=True, stable=True)
+        return torch.gather(rows, 1, order[..., None].expand(-1, -1, rows.shape[2]))
+
+    def _supplement_rows(self, images: torch.Tensor) -> torch.Tensor:
+        """The supplement's box rows, found on the image at `long_side`, in input pixels."""
+        height, width = images.shape[2], images.shape[3]
+        scale = float(self.long_side) / float(max(height, width))
+        size = [max(1, int(round(height * scale))), max(1, int(round(width * scale)))]
+        if scale < 1.0:  # as the pipeline's own resize: area when shrinking
+            small = F.interpolate(images, size=size, mode="area")
+        else:
+            small = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+        rows = self.supplement(small)[2].to(images.dtype)  # (maps, fields, boxes)
+        back = torch.ones(5, dtype=rows.dtype, device=rows.device)
+        back[:4] = 1.0 / scale
+        return rows * back
+
+
+def _upright(rows: torch.Tensor) -> torch.Tensor:
+    """(B, K, 5) -> (B, K, 13): hip centre at the box centre, body-circle point, shoulder centre
+    and upper-body point straight above it (rotation 0); zero rows stay zero."""
+    cx = (rows[..., 0] + rows[..., 2]) / 2
+    cy = (rows[..., 1] + rows[..., 3]) / 2
+    top = rows[..., 1]
+    points = torch.stack([cx, cy, cx, top, cx, cy, cx, top], dim=-1)
+    valid = (rows[..., 4:5] > 0).to(rows.dtype)
+    return torch.cat([rows, points * valid], dim=-1)
+
+
+def export_union(store: Path, name: str, primary: str, supplement: str, max_iou: float = 0.3,
+                 long_side: int | None = None) -> Path:
+    """Join two models of `store` into `store/name/` (a detector): the thresholds are each
+    model's recommended one; `long_side` defaults to the supplement's box pass size."""
+    from service.network.export import save_model
+    from service.runtime.model_store import ModelStoreError, load_model
+
+    first, second = load_model(primary, store), load_model(supplement, store)
+    if first.kind != "detector" or "keypoints" not in first.manifest.get("output", {}):
+        raise ModelStoreError(f"{primary!r} is not a detector with alignment keypoints")
+    head: dict[str, Any] = second.manifest.get("box_head", {})
+    if not head:
+        raise ModelStoreError(f"{supplement!r} has no box head")
+    sides = second.manifest.get("person_scale", {}).get("box_long_side", 256)
+    side = int(long_side or (sides if isinstance(sides, int | float) else sides[0]))
+    thresholds = (float(first.manifest["recommended_score_threshold"]),
+                  float(head["recommended_score_threshold"]))  # fmt: skip
+    module = torch.jit.script(DetectorUnion(first.module, second.module, *thresholds, max_iou,
+                                            side).eval())  # fmt: skip
+    output = dict(first.manifest["output"])
+    output["K"] = int(output["K"]) + int(head.get("max_boxes", 64))
+    output["coordinates"] = ("input pixels; the primary's rows as it gives them (square body "
+                             "regions, may reach past the image), the supplement's tight boxes")
+    output["score"] = "each source's own score, sorted descending"
+    return save_model(module, Path(store) / name, {
+        "name": name, "kind": "detector",
+        "network": f"union: {primary}, supplemented by {supplement}'s box head "
+                   "(service/detector/union.py)",
+        "sources": {primary: {"version": first.version, "sha256": first.sha256,
+                              "licence": first.manifest.get("licence")},
+                    supplement: {"version": second.version, "sha256": second.sha256,
+                                 "licence": second.manifest.get("licence"),
+                                 "trained_on": second.manifest.get("trained_on")}},
+        "union": {"primary_threshold": thresholds[0], "supplement_threshold": thresholds[1],
+                  "max_iou": max_iou, "supplement_long_side": side},
+        "input": first.manifest["input"], "output": output,
+        "recommended_score_threshold": min(thresholds),
+        "output_stride": 1,
+    })  # fmt: skip

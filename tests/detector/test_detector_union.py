@@ -1,0 +1,147 @@
+"""The detector union (service/detector/union.py): the primary's rows above its threshold, the
+supplement's boxes (found at its long side, brought back to the input's pixels) above its own
+and overlapping none of them, sorted by score; upright alignment keypoints for the supplement;
+exported into a store, loaded and served as a detector."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from service.detector.union import DetectorUnion, export_union, pairwise_iou
+from service.runtime.model_store import ModelStoreError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+from runtime_fakes import make_scene, make_store, write_model  # noqa: E402
+
+WIDTH, HEIGHT = 320, 240
+
+
+class Primary(torch.nn.Module):
+    """A BlazePose-detector stand-in: fixed (K, 13) rows with alignment keypoints."""
+
+    def __init__(self, rows: torch.Tensor) -> None:
+        super().__init__()
+        self.rows = torch.nn.Parameter(rows[None], requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.detect(x)[..., :5]
+
+    @torch.jit.export
+    def detect(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rows.expand(x.shape[0], -1, -1).to(x.dtype)
+
+
+class BoxHead(torch.nn.Module):
+    """A box-head pose model stand-in: rows given for a WIDTH-wide image, scaled with the width
+    of the image it sees (as a real head's boxes follow its input); empty maps and fields."""
+
+    def __init__(self, rows: torch.Tensor) -> None:
+        super().__init__()
+        self.rows = torch.nn.Parameter(rows[None], requires_grad=False)
+        self.width = WIDTH
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        factor = torch.ones(5, dtype=x.dtype)
+        factor[:4] = x.shape[3] / self.width
+        empty = torch.zeros(x.shape[0], 1, 1, 1, dtype=x.dtype)
+        return empty, empty, (self.rows.to(x.dtype) * factor).expand(x.shape[0], -1, -1)
+
+
+def primary_row(box: list[float], score: float) -> list[float]:
+    x1, y1, x2, y2 = box
+    return [*box, score, (x1 + x2) / 2, y2, (x1 + x2) / 2 + 30, y1, 0, 0, 0, 0]  # tilted
+
+
+A = [10.0, 10.0, 110.0, 210.0]  # primary, kept (0.9)
+B = [200.0, 20.0, 300.0, 220.0]  # primary below its threshold (0.3 < 0.5)
+C = [12.0, 15.0, 108.0, 205.0]  # supplement on A: IoU 0.91 -> dropped
+D = [204.0, 24.0, 296.0, 216.0]  # supplement on B (which was dropped): kept (0.6)
+E = [150.0, 0.0, 170.0, 40.0]  # supplement below its threshold (0.1 < 0.2)
+F = [130.0, 100.0, 190.0, 230.0]  # supplement alone: kept (0.25)
+
+
+def union(long_side: int = 160) -> DetectorUnion:
+    first = torch.tensor([primary_row(A, 0.9), primary_row(B, 0.3), [0.0] * 13])
+    second = torch.tensor([[*C, 0.8], [*D, 0.6], [*E, 0.1], [*F, 0.25], [0.0] * 5])
+    return DetectorUnion(Primary(first), BoxHead(second), 0.5, 0.2, 0.3, long_side)
+
+
+def test_iou_matches_its_equation() -> None:
+    a = torch.tensor([[[0.0, 0.0, 10.0, 10.0]]])
+    b = torch.tensor([[[5.0, 0.0, 15.0, 10.0], [20.0, 20.0, 30.0, 30.0]]])
+    assert torch.allclose(pairwise_iou(a, b), torch.tensor([[[50 / 150, 0.0]]]))
+
+
+@pytest.mark.parametrize("scripted", [False, True])
+def test_union_keeps_the_primary_and_adds_what_it_missed(scripted: bool) -> None:
+    module = torch.jit.script(union()) if scripted else union()
+    images = torch.zeros(2, 3, HEIGHT, WIDTH)
+    rows = module.detect(images)
+    assert rows.shape == (2, 3 + 5, 13)
+    assert torch.equal(rows[0], rows[1])
+    kept = rows[0][rows[0, :, 4] > 0]
+    assert kept[:, 4].tolist() == pytest.approx([0.9, 0.6, 0.25])  # sorted by score
+    assert kept[0].tolist() == pytest.approx(primary_row(A, 0.9))  # the primary's row as given
+    # the supplement's boxes, found on the 160-px image, back in the input's pixels
+    assert kept[1, :4].tolist() == pytest.approx(D, abs=1e-4)
+    assert kept[2, :4].tolist() == pytest.approx(F, abs=1e-4)
+    # upright alignment: hip centre at the box centre, body point straight above (angle 0)
+    cx, cy = (D[0] + D[2]) / 2, (D[1] + D[3]) / 2
+    assert kept[1, 5:9].tolist() == pytest.approx([cx, cy, cx, D[1]], abs=1e-4)
+    assert torch.count_nonzero(rows[0][rows[0, :, 4] == 0]) == 0  # padding rows stay zero
+    assert torch.equal(module(images), rows[..., :5])
+
+
+def test_the_supplement_sees_the_image_at_its_long_side() -> None:
+    seen: list[tuple[int, int]] = []
+    module = union(long_side=256)
+    forward = module.supplement.forward
+
+    def spy(x: torch.Tensor):  # type: ignore[no-untyped-def]
+        seen.append((int(x.shape[2]), int(x.shape[3])))
+        return forward(x)
+
+    module.supplement.forward = spy  # type: ignore[method-assign]
+    rows = module.detect(torch.zeros(1, 3, HEIGHT, WIDTH))
+    assert seen == [(192, 256)]  # 240 x 320 brought to a 256-px long side
+    assert rows[0, 1, :4].tolist() == pytest.approx(D, abs=1e-4)
+
+
+def test_export_into_a_store_and_serve_it(tmp_path: Path) -> None:
+    from service.runtime.pipeline import Pipeline, PipelineConfig
+
+    scene = make_scene()
+    store = make_store(tmp_path, scene)
+    write_model(store, "primary", Primary(torch.tensor([primary_row(scene.boxes[0], 0.9)])),
+                "detector")
+    _manifest(store / "primary", {"recommended_score_threshold": 0.5,
+                                  "output": {"K": 1, "keypoints": "..."}, "input": {}})
+    write_model(store, "boxes", BoxHead(torch.tensor([[*scene.boxes[1], 0.7]])), "pose")
+    _manifest(store / "boxes", {"box_head": {"recommended_score_threshold": 0.2, "max_boxes": 1},
+                                "person_scale": {"person_size": 200, "box_long_side": 160}})
+    out = export_union(store, "detector-union", "primary", "boxes")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "detector" and manifest["recommended_score_threshold"] == 0.2
+    assert manifest["union"] == {"primary_threshold": 0.5, "supplement_threshold": 0.2,
+                                 "max_iou": 0.3, "supplement_long_side": 160}
+    assert manifest["output"]["K"] == 2
+    pipeline = Pipeline.from_store("pose-fixed", "detector-union", "cpu", store,
+                                   PipelineConfig())
+    poses = pipeline.predict(scene.image).poses
+    found = sorted([p.box.x1, p.box.y1, p.box.x2, p.box.y2] for p in poses if p.box)
+    assert len(poses) == 2 and np.allclose(found, sorted(scene.boxes), atol=1e-3)
+    with pytest.raises(ModelStoreError, match="no box head"):
+        export_union(store, "bad", "primary", "pose-fixed")
+    with pytest.raises(ModelStoreError, match="alignment keypoints"):
+        export_union(store, "bad", "detector-fixed", "boxes")
+
+
+def _manifest(model_dir: Path, extra: dict) -> None:
+    path = model_dir / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **extra}))
