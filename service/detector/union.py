@@ -45,7 +45,7 @@ class DetectorUnion(torch.nn.Module):
     """forward(images (B, 3, H, W) 0..255) -> (B, K1 + K2, 5); detect(images) -> (B, K1 + K2,
     13) with the alignment keypoints."""
 
-    def __init__(self, primary: torch.nn.Module, supplement: torch.nn.Module,
+    def __init__(self, primary: Any, supplement: torch.nn.Module,  # primary: has detect()
                  primary_threshold: float, supplement_threshold: float, max_iou: float,
                  long_side: int) -> None:  # fmt: skip
         super().__init__()
@@ -58,7 +58,7 @@ class DetectorUnion(torch.nn.Module):
 
     @torch.jit.export
     def detect(self, images: torch.Tensor) -> torch.Tensor:
-        first = self.primary.detect(images)  # type: ignore[operator]  # (B, K1, 13)
+        first = self.primary.detect(images)  # (B, K1, 13)
         first = first * (first[..., 4:5] >= self.primary_threshold).to(first.dtype)
         extra = self._supplement_rows(images)  # (B, K2, 5)
         keep = extra[..., 4] >= self.supplement_threshold

@@ -142,6 +142,24 @@ def test_export_into_a_store_and_serve_it(tmp_path: Path) -> None:
         export_union(store, "bad", "detector-fixed", "boxes")
 
 
+def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from service.cli import main
+
+    scene = make_scene()
+    store = make_store(tmp_path, scene)
+    write_model(store, "primary", Primary(torch.zeros(1, 13)), "detector")
+    _manifest(store / "primary", {"recommended_score_threshold": 0.5,
+                                  "output": {"K": 1, "keypoints": "..."}, "input": {}})
+    write_model(store, "boxes", BoxHead(torch.zeros(1, 5)), "pose")
+    _manifest(store / "boxes", {"box_head": {"recommended_score_threshold": 0.2}})
+    assert main(["export", "--union", "primary", "boxes", "--store", str(store),
+                 "--union-max-iou", "0.4"]) == 0
+    manifest = json.loads((store / "detector-union" / "manifest.json").read_text())
+    assert manifest["union"]["max_iou"] == 0.4 and manifest["union"]["supplement_long_side"] == 256
+    assert main(["export", "--union", "boxes", "primary", "--store", str(store)]) == 2
+    assert "not a detector with alignment keypoints" in capsys.readouterr().err
+
+
 def _manifest(model_dir: Path, extra: dict) -> None:
     path = model_dir / "manifest.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), **extra}))
