@@ -5,9 +5,10 @@ BlazePose's detector finds a person from the face and gives the crop's rotation;
 multi-person dev photos it misses many people (box AP50 0.17), where pose-real's box head finds
 twice as many (0.34) but has no rotation and a lower precision. Their union, served to the
 top-down BlazePose landmark model, raised the served keypoint AP on those photos from 0.191 to
-0.254 (step 13,111; docs/real-photos.md), but it is not the default: on the astronaut photo it
-adds a second pose of the same person (her tight box overlaps BlazePose's square body region
-by less than `max_iou`) and one on the rocket (the landmark model's person flag 0.95 there).
+0.272 (pose-real at step 14,800; docs/models.md), but it is not the default: on the astronaut
+photo it adds a second pose of the same person (the head's box overlaps BlazePose's square
+body region by less than `max_iou`) and one on the rocket (the landmark model's person flag
+0.92 there).
 Serve it with BOXPOSE_DETECTOR_MODEL=detector-union. The rule, in one TorchScript module:
 
 - the primary's rows below `primary_threshold` are dropped;
