@@ -64,7 +64,11 @@ class DetectorUnion(torch.nn.Module):
         extra = self._supplement_rows(images)  # (B, K2, 5)
         keep = extra[..., 4] >= self.supplement_threshold
         if first.shape[1] > 0 and extra.shape[1] > 0:
-            overlap = pairwise_iou(extra[..., :4], first[..., :4])  # (B, K2, K1)
+            # BlazePose's square body regions may reach far past the image: compared clipped
+            limits = torch.tensor([images.shape[3], images.shape[2]], dtype=first.dtype,
+                                  device=first.device).repeat(2)  # fmt: skip
+            seen = torch.minimum(first[..., :4].clamp(min=0), limits)
+            overlap = pairwise_iou(extra[..., :4], seen)  # (B, K2, K1)
             overlap = overlap * (first[..., 4] > 0).to(overlap.dtype)[:, None, :]
             keep = keep & (overlap.amax(dim=2) < self.max_iou)
         extra = extra * keep[..., None].to(extra.dtype)

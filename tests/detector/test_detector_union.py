@@ -163,3 +163,17 @@ def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def _manifest(model_dir: Path, extra: dict) -> None:
     path = model_dir / "manifest.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), **extra}))
+
+
+def test_the_primary_square_is_compared_inside_the_image() -> None:
+    """BlazePose's body regions are squares that may reach far past the image; a head box of
+    the same person overlaps the square itself by IoU 0.26 but its part in the image by 0.89."""
+    square = [-200.0, -100.0, 300.0, 400.0]
+    tight = [10.0, 5.0, 290.0, 235.0]
+    first = torch.tensor([primary_row(square, 0.9)])
+    module = DetectorUnion(Primary(first), BoxHead(torch.tensor([[*tight, 0.8]])), 0.5, 0.2, 0.3,
+                           160)  # fmt: skip
+    assert float(pairwise_iou(torch.tensor([[tight]]), torch.tensor([[square]]))) < 0.3
+    rows = module.detect(torch.zeros(1, 3, HEIGHT, WIDTH))
+    assert rows[0, :, 4].tolist() == pytest.approx([0.9, 0.0])  # the duplicate is dropped
+    assert rows[0, 0, :4].tolist() == pytest.approx(square)  # the row itself stays unclipped
