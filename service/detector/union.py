@@ -5,16 +5,16 @@ BlazePose's detector finds a person from the face and gives the crop's rotation;
 multi-person dev photos it misses many people (box AP50 0.17), where pose-real's box head finds
 twice as many (0.34) but has no rotation and a lower precision. Their union, served to the
 top-down BlazePose landmark model, raised the served keypoint AP on those photos from 0.191 to
-0.272 (pose-real at step 14,800; docs/models.md), but it is not the default: on the astronaut
-photo it adds a second pose of the same person (the head's box overlaps BlazePose's square
-body region by less than `max_iou`) and one on the rocket (the landmark model's person flag
-0.92 there).
+0.282 (pose-real at step 14,800; docs/models.md), but it is not the default: on the astronaut
+photo it adds a pose on the rocket (a head box there, and the landmark model's person flag
+0.92).
 Serve it with BOXPOSE_DETECTOR_MODEL=detector-union. The rule, in one TorchScript module:
 
 - the primary's rows below `primary_threshold` are dropped;
 - the supplement runs on the image resized to a `long_side` px long side (its box pass,
   service/runtime/person_scale.py); its rows below `supplement_threshold`, and those that
-  overlap a kept primary row by IoU >= `max_iou`, are dropped;
+  overlap a kept primary row (clipped to the image: BlazePose's square body regions may reach
+  far past it) by IoU >= `max_iou`, are dropped;
 - the rest are joined, sorted by score (padding rows of zeros last). `detect` also gives the
   primary's alignment keypoints; a supplement row gets upright ones (hip centre at the box
   centre, the body-circle point straight above it), so its crop is not rotated.
