@@ -188,7 +188,7 @@ class Pipeline:
                                                                               strict=True)]
         images = [
             self._fuse(work[i], [outs[(i, g)] for g in range(len(plans[i]))],
-                       [members for _, members in plans[i]], boxes[i], inp.boxes)
+                       [parsed_in for _, parsed_in in plans[i]], boxes[i], inp.boxes)
             for i, inp in enumerate(inputs)
         ]
         self._sync()
@@ -358,7 +358,7 @@ class Pipeline:
         self,
         work: WorkingInput,
         passes: list[list[tuple[np.ndarray, np.ndarray]]],
-        members: list[list[Box] | None],
+        parsed_in: list[list[Box] | None],
         boxes: list[Box] | None,
         client: list[Box] | None,
     ) -> ImageMaps:
@@ -372,7 +372,7 @@ class Pipeline:
             else:  # Sec. IV-A: resize each scale's maps and fields back and average
                 fused.append(parsing.fuse_scales(outputs, size=grid))
         others = tuple(ScaleGroup(m, f, list(group or []))
-                       for (m, f), group in zip(fused[1:], members[1:], strict=True))
+                       for (m, f), group in zip(fused[1:], parsed_in[1:], strict=True))
         return ImageMaps(*fused[0], boxes, work.frame, client, others)
 
     def _sync(self) -> None:
