@@ -111,8 +111,9 @@ def test_adaptive_wait_sends_a_lone_job_at_once_until_a_batch_had_company() -> N
         again = await lone(worker)  # the last batch was lone: at once
         return idle, after_company, again
 
-    idle, after_company, again = run(model, BatchConfig(max_batch_size=8, max_wait_s=0.3), body)
-    assert idle < 0.15 and again < 0.15 and after_company >= 0.3
+    config = BatchConfig(max_batch_size=8, max_wait_s=1.0)  # wide: a busy CI machine stays below
+    idle, after_company, again = run(model, config, body)
+    assert idle < 0.5 and again < 0.5 and after_company >= 1.0
     assert [len(b) for b in model.batches] == [1, 3, 1, 1]
 
 
