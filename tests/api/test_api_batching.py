@@ -113,9 +113,9 @@ def test_a_client_that_leaves_poisons_nothing(
     server = make_server(factory=hooks.factory, max_batch_size=1, max_wait_ms=0)
     hooks.armed.set()
     with ThreadPoolExecutor(2) as pool:
-        running = pool.submit(post_box, server, scene, scene.boxes[0], 0.5)  # gives up at 0.5 s
+        running = pool.submit(post_box, server, scene, scene.boxes[0], 1.5)  # gives up at 1.5 s
         assert hooks.entered.wait(10)
-        leaving = pool.submit(post_box, server, scene, scene.boxes[1], 0.5)  # leaves while queued
+        leaving = pool.submit(post_box, server, scene, scene.boxes[1], 1.5)  # leaves while queued
         for future in (running, leaving):
             try:
                 future.result()
@@ -135,13 +135,13 @@ def test_deadline_drops_jobs_before_model_time(
     make_server: Callable[..., Server], scene: SceneData, store: Path
 ) -> None:
     hooks = Hooks(store, gate=True)
-    server = make_server(factory=hooks.factory, max_batch_size=1, max_wait_ms=0, deadline_s=0.5)
+    server = make_server(factory=hooks.factory, max_batch_size=1, max_wait_ms=0, deadline_s=1.0)
     hooks.armed.set()
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(post_box, server, scene, scene.boxes[0])
         assert hooks.entered.wait(10)
         late = pool.submit(post_box, server, scene, scene.boxes[1])
-        time.sleep(0.8)
+        time.sleep(2.0)  # past both deadlines, with room for a slow upload
         hooks.release.set()
         responses = [first.result(), late.result()]
     for response in responses:

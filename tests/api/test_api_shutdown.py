@@ -27,7 +27,7 @@ def test_readiness_drops_while_in_flight_requests_complete(
     make_server: Callable[..., Server], scene: SceneData, store: Path
 ) -> None:
     hooks = Hooks(store, gate=True)
-    server = make_server(factory=hooks.factory, shutdown_delay_s=0.5, max_wait_ms=0)
+    server = make_server(factory=hooks.factory, shutdown_delay_s=2.0, max_wait_ms=0)
     hooks.armed.set()
     with ThreadPoolExecutor(2) as pool:
         in_flight = pool.submit(post, server.url, scene)
@@ -51,7 +51,7 @@ def test_sigterm_on_boxpose_serve(store: Path, scene: SceneData) -> None:
     port = free_port()
     env = {**os.environ, "BOXPOSE_MODEL_STORE": str(store), "BOXPOSE_POSE_MODEL": "pose-fixed",
            "BOXPOSE_DETECTOR_MODEL": "detector-fixed", "BOXPOSE_PORT": str(port),
-           "BOXPOSE_DEVICE": "cpu", "BOXPOSE_SHUTDOWN_DELAY_S": "1.0"}  # fmt: skip
+           "BOXPOSE_DEVICE": "cpu", "BOXPOSE_SHUTDOWN_DELAY_S": "2.0"}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--log-level", "warning"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
