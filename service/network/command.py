@@ -45,6 +45,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "--name defaults to detector-union")
     parser.add_argument("--union-max-iou", type=float, default=0.3,
                         help="a box-head box overlapping a DETECTOR box by this IoU is dropped")
+    parser.add_argument("--union-verify-grow", type=float, default=1.3,
+                        help="a box-head box is kept only if DETECTOR, run on a square crop this "
+                             "many times its long side, finds a person there (0: no check)")
+    parser.add_argument("--union-verify-threshold", type=float, default=0.3,
+                        help="DETECTOR's score needed in that crop")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
         primary, supplement = args.union
         out = export_union(args.store or MODEL_STORE, args.name or "detector-union", primary,
-                           supplement, max_iou=args.union_max_iou)  # fmt: skip
+                           supplement, max_iou=args.union_max_iou,
+                           verify_grow=args.union_verify_grow,
+                           verify_threshold=args.union_verify_threshold)  # fmt: skip
         print(f"exported {out}")
         return 0
     if args.preset == BOTTOMUP:

@@ -125,11 +125,12 @@ def test_export_into_a_store_and_serve_it(tmp_path: Path) -> None:
     write_model(store, "boxes", BoxHead(torch.tensor([[*scene.boxes[1], 0.7]])), "pose")
     _manifest(store / "boxes", {"box_head": {"recommended_score_threshold": 0.2, "max_boxes": 1},
                                 "person_scale": {"person_size": 200, "box_long_side": 160}})
-    out = export_union(store, "detector-union", "primary", "boxes")
+    out = export_union(store, "detector-union", "primary", "boxes", verify_grow=0.0)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "detector" and manifest["recommended_score_threshold"] == 0.2
     assert manifest["union"] == {"primary_threshold": 0.5, "supplement_threshold": 0.2,
-                                 "max_iou": 0.3, "supplement_long_side": 160}
+                                 "max_iou": 0.3, "supplement_long_side": 160, "verify_grow": 0.0,
+                                 "verify_threshold": 0.3, "verify_size": 224}  # fmt: skip
     assert manifest["output"]["K"] == 2
     pipeline = Pipeline.from_store("pose-fixed", "detector-union", "cpu", store,
                                    PipelineConfig())
@@ -153,9 +154,13 @@ def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     write_model(store, "boxes", BoxHead(torch.zeros(1, 5)), "pose")
     _manifest(store / "boxes", {"box_head": {"recommended_score_threshold": 0.2}})
     assert main(["export", "--union", "primary", "boxes", "--store", str(store),
-                 "--union-max-iou", "0.4"]) == 0
+                 "--union-max-iou", "0.4", "--union-verify-grow", "1.5"]) == 0
     manifest = json.loads((store / "detector-union" / "manifest.json").read_text())
     assert manifest["union"]["max_iou"] == 0.4 and manifest["union"]["supplement_long_side"] == 256
+    assert manifest["union"]["verify_grow"] == 1.5 and manifest["union"]["verify_threshold"] == 0.3
+    assert main(["export", "--union", "primary", "boxes", "--store", str(store),
+                 "--union-verify-threshold", "0"]) == 2
+    assert "verify_threshold in (0, 1]" in capsys.readouterr().err
     assert main(["export", "--union", "boxes", "primary", "--store", str(store)]) == 2
     assert "not a detector with alignment keypoints" in capsys.readouterr().err
 
@@ -177,3 +182,99 @@ def test_the_primary_square_is_compared_inside_the_image() -> None:
     rows = module.detect(torch.zeros(1, 3, HEIGHT, WIDTH))
     assert rows[0, :, 4].tolist() == pytest.approx([0.9, 0.0])  # the duplicate is dropped
     assert rows[0, 0, :4].tolist() == pytest.approx(square)  # the row itself stays unclipped
+
+
+CROP = 64  # the verification crops' side in these tests
+
+
+class CropFinder(torch.nn.Module):
+    """A BlazePose-detector stand-in for the crop check: nobody on the whole image; on a crop
+    (CROP px) one person (score 0.9) whose hip centre is the centroid of the crop's bright
+    pixels, if it has any. Has the internal `score_threshold` BlazePose's detector has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crop = CROP
+        self.score_threshold = 0.5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.detect(x)[..., :5]
+
+    @torch.jit.export
+    def detect(self, x: torch.Tensor) -> torch.Tensor:
+        rows = torch.zeros(x.shape[0], 1, 13, dtype=x.dtype)
+        if x.shape[2] != self.crop:
+            return rows
+        bright = (x.mean(dim=1) > 128).to(x.dtype)  # (n, S, S)
+        count = bright.sum(dim=(1, 2)).clamp(min=1)
+        grid = torch.arange(x.shape[2], dtype=x.dtype)
+        cx = (bright.sum(dim=1) * grid).sum(dim=1) / count
+        cy = (bright.sum(dim=2) * grid).sum(dim=1) / count
+        rows[:, 0, 4] = 0.9 * (bright.sum(dim=(1, 2)) > 0).to(x.dtype)
+        rows[:, 0, 0:4] = torch.stack([cx - 5, cy - 5, cx + 5, cy + 5], dim=1)
+        rows[:, 0, 5:9] = torch.stack([cx, cy, cx, cy - 5], dim=1)
+        return rows
+
+
+P = [20.0, 40.0, 80.0, 200.0]  # a person inside: bright patch at x 40-60, y 100-140
+Q = [200.0, 40.0, 240.0, 120.0]  # nobody in its crop: dropped
+R = [250.0, 150.0, 290.0, 230.0]  # someone in its crop, but outside the box: dropped
+
+
+def bright_scene() -> torch.Tensor:
+    image = torch.zeros(1, 3, HEIGHT, WIDTH)
+    image[:, :, 100:140, 40:60] = 255.0  # P's person
+    image[:, :, 150:170, 222:240] = 255.0  # R's neighbour, in R's crop but not in R's box
+    return image
+
+
+@pytest.mark.parametrize("scripted", [False, True])
+def test_each_added_box_is_checked_on_a_crop(scripted: bool) -> None:
+    second = torch.tensor([[*P, 0.6], [*Q, 0.5], [*R, 0.4]])
+
+    def make(grow: float) -> torch.nn.Module:
+        module = DetectorUnion(CropFinder(), BoxHead(second), 0.5, 0.2, 0.3, WIDTH, grow, 0.3,
+                               CROP)  # fmt: skip
+        return torch.jit.script(module) if scripted else module
+
+    rows = make(1.3).detect(bright_scene())[0]
+    kept = rows[rows[:, 4] > 0]
+    assert kept[:, :5].tolist() == [pytest.approx([*P, 0.6], abs=1e-4)]
+    unchecked = make(0.0).detect(bright_scene())[0]  # without the check all three stay
+    assert unchecked[unchecked[:, 4] > 0, 4].tolist() == pytest.approx([0.6, 0.5, 0.4])
+
+
+def test_the_check_sees_the_square_around_the_box() -> None:
+    """The crop is `verify_grow` x the long side, centred on the box: P's crop at 1.3 is the
+    208-px square around (50, 120), so the patch's centroid (49.5, 119.5) maps back there."""
+    seen: list[torch.Tensor] = []
+    finder = CropFinder()
+    detect = finder.detect
+
+    def spy(x: torch.Tensor) -> torch.Tensor:
+        out = detect(x)
+        seen.append(out)
+        return out
+
+    finder.detect = spy  # type: ignore[method-assign]
+    module = DetectorUnion(finder, BoxHead(torch.tensor([[*P, 0.6]])), 0.5, 0.2, 0.3, WIDTH,
+                           1.3, 0.3, CROP)  # fmt: skip
+    module.detect(bright_scene())
+    side = 160 * 1.3
+    hip = seen[-1][0, 0, 5:7] * side / CROP + torch.tensor([50 - side / 2, 120 - side / 2])
+    assert hip.tolist() == pytest.approx([49.5, 119.5], abs=side / CROP)
+
+
+def test_export_lowers_the_detectors_own_cut_for_the_crops(tmp_path: Path) -> None:
+    scene = make_scene()
+    store = make_store(tmp_path, scene)
+    write_model(store, "finder", CropFinder(), "detector")
+    _manifest(store / "finder", {"recommended_score_threshold": 0.5,
+                                 "output": {"K": 1, "keypoints": "..."}, "input": {}})
+    write_model(store, "boxes", BoxHead(torch.tensor([[*P, 0.6]])), "pose")
+    _manifest(store / "boxes", {"box_head": {"recommended_score_threshold": 0.2, "max_boxes": 1}})
+    out = export_union(store, "checked", "finder", "boxes", verify_threshold=0.25)
+    module = torch.jit.load(str(out / "model.pt"))
+    assert module.primary.score_threshold == 0.25 and module.primary_threshold == 0.5
+    union_manifest = json.loads((out / "manifest.json").read_text())["union"]
+    assert (union_manifest["verify_grow"], union_manifest["verify_threshold"]) == (1.3, 0.25)
