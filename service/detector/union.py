@@ -34,6 +34,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+UNION_NAME = "detector-union"  # its name in the store (BlazePose's manifest prefers it)
 VERIFY_SIZE = 224  # the crops' side: BlazePose's detector input (it letterboxes to 224)
 
 

@@ -66,11 +66,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:28s} {params:8.2f}M  {ref}")
         return 0
     if args.union:
-        from service.detector.union import export_union
+        from service.detector.union import UNION_NAME, export_union
         from service.runtime.model_store import MODEL_STORE
 
         primary, supplement = args.union
-        out = export_union(args.store or MODEL_STORE, args.name or "detector-union", primary,
+        out = export_union(args.store or MODEL_STORE, args.name or UNION_NAME, primary,
                            supplement, max_iou=args.union_max_iou,
                            verify_grow=args.union_verify_grow,
                            verify_threshold=args.union_verify_threshold)  # fmt: skip

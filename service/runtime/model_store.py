@@ -75,13 +75,22 @@ def read_manifest(name: str, store: Path | None = None) -> tuple[Path, dict[str,
 
 
 def default_detector(pose_name: str, store: Path | None = None) -> str | None:
-    """The detector a pose model's manifest names (`default_detector`), if it names one."""
+    """The detector a pose model's manifest names (`default_detector`), if it names one: a
+    name, or names in order of preference, of which the first the store holds (the last one
+    when it holds none, so that loading it reports what is missing)."""
     try:
         _, manifest = read_manifest(pose_name, store)
     except ModelStoreError:
         return None  # reported when the model itself is loaded
     named = manifest.get("default_detector")
-    return str(named) if named else None
+    if not named:
+        return None
+    if isinstance(named, str):
+        return named
+    names = [str(n) for n in named]
+    root = Path(store if store is not None else MODEL_STORE)
+    held = [n for n in names if (root / n / "manifest.json").is_file()]
+    return held[0] if held else names[-1]
 
 
 def has_box_head(pose_name: str, store: Path | None = None) -> bool:
