@@ -37,7 +37,7 @@ def png() -> bytes:
 
 @pytest.fixture(scope="module")
 def topdown_server() -> Iterator[Server]:
-    # the detector left unset: the topdown manifest's own (blazepose-detector)
+    # the detector left unset: the topdown manifest's own (detector-union)
     settings = settings_for(MODEL_STORE, pose_model="blazepose-topdown")
     values = settings.model_dump(exclude={"detector_model"}, exclude_unset=True)
     running = Server(type(settings).model_validate(values)).start()
@@ -95,7 +95,7 @@ def test_served_client_boxes_in_order(topdown_server: Server, png: bytes) -> Non
 def test_models_route_names_the_topdown_kind(topdown_server: Server) -> None:
     models = httpx.get(f"{topdown_server.url}/v1/models").json()["models"]
     assert [(m["name"], m["kind"]) for m in models] == [
-        ("blazepose-topdown", "topdown"), ("blazepose-detector", "detector")]
+        ("blazepose-topdown", "topdown"), ("detector-union", "detector")]
     assert models[0]["skeleton"]["joints"] == list(AIC14.joints)
 
 

@@ -10,6 +10,8 @@ measured once with mediapipe 0.10.14 in a separate virtualenv:
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -31,7 +33,7 @@ MEDIAPIPE_ASTRONAUT = {
     "left_hip": (241.87, 501.72), "right_hip": (128.27, 531.39),
 }  # fmt: skip
 TOLERANCE_PX = 10.0
-TOPDOWN, DETECTOR = "blazepose-topdown", "blazepose-detector"
+TOPDOWN, DETECTOR, UNION = "blazepose-topdown", "blazepose-detector", "detector-union"
 
 
 def astronaut() -> np.ndarray:
@@ -82,12 +84,30 @@ def test_a_topdown_manifest_builds_the_topdown_pipeline(pipeline: Pipeline) -> N
     assert [m.kind for m in pipeline.models] == ["topdown", "detector"]
 
 
-def test_unset_detector_is_the_topdown_models_own() -> None:
-    assert Settings(pose_model=TOPDOWN).runtime().detector_model == DETECTOR
+def test_unset_detector_is_the_topdown_models_own(tmp_path: Path) -> None:
+    # the manifest names the union first, BlazePose's own detector where a store lacks it
+    assert Settings(pose_model=TOPDOWN).runtime().detector_model == UNION
     assert Settings(pose_model=TOPDOWN, detector_model="").runtime().detector_model is None
     assert Settings().runtime().pose_model == TOPDOWN  # the default serves BlazePose
-    assert Settings().runtime().detector_model == DETECTOR
+    assert Settings().runtime().detector_model == UNION
     assert Settings(pose_model="pose-lite").runtime().detector_model == "detector-lite"
+    for name in (TOPDOWN, DETECTOR):  # a store without the union (a plain import)
+        (tmp_path / name).mkdir()
+        shutil.copy(MODEL_STORE / name / "manifest.json", tmp_path / name / "manifest.json")
+    assert Settings(pose_model=TOPDOWN, model_store=tmp_path).runtime().detector_model == DETECTOR
+    shutil.rmtree(tmp_path / DETECTOR)  # neither: the last named, so loading it says it is missing
+    assert Settings(pose_model=TOPDOWN, model_store=tmp_path).runtime().detector_model == DETECTOR
+
+
+def test_the_bundled_union_keeps_one_astronaut() -> None:
+    """The default detector: BlazePose's, plus pose-real's boxes that BlazePose's detector
+    confirms on a crop; on the astronaut the head's box on the rocket is not confirmed."""
+    union = load_model(UNION)
+    assert union.kind == "detector" and union.manifest["union"]["verify_grow"] > 0
+    assert (MODEL_STORE / UNION / "model.pt").stat().st_size < 25 * 1024 * 1024
+    poses = Pipeline.from_store(TOPDOWN, UNION).predict(astronaut()).poses
+    assert len(poses) == 1
+    assert_near_mediapipe(poses[0].keypoints)
 
 
 def test_astronaut_matches_mediapipe(pipeline: Pipeline) -> None:
