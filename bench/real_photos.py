@@ -52,7 +52,7 @@ OPTIONS = {"": PipelineConfig(), "fixed": PipelineConfig(person_scale=False),
            "median": PipelineConfig(max_pose_passes=1)}
 DEFAULT_MODELS = ["pose-lite+detector-lite", "blazepose-topdown+blazepose-detector", "pose-real",
                   "pose-real@median", "pose-real@fixed", "pose-real+blazepose-detector",
-                  "blazepose-topdown+detector-union",
+                  "blazepose-topdown+detector-union", "blazepose-topdown+detector-union-unchecked",
                   "blazepose-topdown-coco+blazepose-detector"]
 DOC = ROOT / "docs" / "real-photos.md"
 EXAMPLE = ROOT / "docs" / "real-photos-example.jpg"
