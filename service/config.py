@@ -66,9 +66,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # The default answers real photographs: BlazePose (imported, Apache-2.0) with its own person
-    # detector (its manifest's default_detector), until the project's bottom-up pose-real beats
-    # it (docs/real-photos.md). pose-lite + detector-lite: the synthetic-scene models.
+    # The default answers real photographs: BlazePose (imported, Apache-2.0) in the boxes its
+    # manifest's default_detector names (detector-union: BlazePose's detector + pose-real's
+    # checked boxes), until the project's bottom-up pose-real beats it (docs/real-photos.md).
+    # pose-lite + detector-lite: the synthetic-scene models.
     pose_model: str = "blazepose-topdown"
     # Empty string = no detector: boxes come from a first greedy grouping instead. Unset: the
     # pose model's own choice (`_detector_model`), else detector-lite.
