@@ -55,7 +55,7 @@ class DetectorUnion(torch.nn.Module):
     def __init__(self, primary: Any, supplement: torch.nn.Module,  # primary: has detect()
                  primary_threshold: float, supplement_threshold: float, max_iou: float,
                  long_side: int, verify_grow: float = 0.0, verify_threshold: float = 0.5,
-                 verify_size: int = 224) -> None:  # fmt: skip
+                 verify_size: int = VERIFY_SIZE) -> None:  # fmt: skip
         super().__init__()
         self.primary, self.supplement = primary, supplement
         self.primary_threshold, self.supplement_threshold = primary_threshold, supplement_threshold
@@ -100,7 +100,6 @@ class DetectorUnion(torch.nn.Module):
         back = torch.ones(5, dtype=rows.dtype, device=rows.device)
         back[:4] = 1.0 / scale
         return rows * back
-
 
     def _verified(self, images: torch.Tensor, extra: torch.Tensor,
                   keep: torch.Tensor) -> torch.Tensor:  # fmt: skip
