@@ -24,12 +24,18 @@ from bench.common import SHARED_NOTE, add_timing_arguments, median, timed, use_t
 from bench.report import write_section  # noqa: E402
 from service.data.real_split import DEFAULT_DATA_ROOT, load_dataset  # noqa: E402
 from service.data.sample import read_rgb  # noqa: E402
-from service.runtime.model_store import MODEL_STORE  # noqa: E402
+from service.runtime.model_store import holds  # noqa: E402
 from service.runtime.pipeline import ImageInput, Pipeline  # noqa: E402
 
 POSE = "blazepose-topdown"
 DETECTORS = ("blazepose-detector", "detector-union", "detector-union-unchecked")
 BASELINE = "blazepose-detector"
+
+
+def served_systems(store: Path | None) -> dict[str, Pipeline]:
+    """Detector name -> POSE in its boxes, for each of DETECTORS that `store` holds."""
+    return {name: Pipeline.from_store(POSE, name, store=store)
+            for name in DETECTORS if holds(name, store)}
 
 
 def photos(data_root: Path) -> dict[str, np.ndarray]:
@@ -51,9 +57,7 @@ def main() -> int:
     add_timing_arguments(ap, repeats=3)
     args = ap.parse_args()
     host = use_threads(args.threads)
-    store = args.store or MODEL_STORE
-    systems = {name: Pipeline.from_store(POSE, name, store=store)
-               for name in DETECTORS if (Path(store) / name / "manifest.json").is_file()}
+    systems = served_systems(args.store)
     images = photos(args.data_root)
     boxes: dict[tuple[str, str], list[float]] = {}
     whole: dict[tuple[str, str], list[float]] = {}

@@ -22,16 +22,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.detector_union_speed import POSE, served_systems  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from service.data.real_split import DEFAULT_DATA_ROOT, load_dataset  # noqa: E402
 from service.data.sample import read_rgb  # noqa: E402
 from service.evaluation.real_eval import oks_matrix, poses_to_aic14  # noqa: E402
 from service.evaluation.real_metrics import SIGMAS  # noqa: E402
-from service.runtime.model_store import MODEL_STORE  # noqa: E402
-from service.runtime.pipeline import Pipeline  # noqa: E402
-
-POSE = "blazepose-topdown"
-DETECTORS = ("blazepose-detector", "detector-union", "detector-union-unchecked")
 
 
 def main() -> int:
@@ -47,9 +43,7 @@ def main() -> int:
     if not (args.data_root / "lspet").is_dir():
         print(f"no LSPet under {args.data_root}: nothing to measure")
         return 1
-    store = args.store or MODEL_STORE
-    systems = {name: Pipeline.from_store(POSE, name, store=store)
-               for name in DETECTORS if (Path(store) / name / "manifest.json").is_file()}
+    systems = served_systems(args.store)
     records = load_dataset("lspet-dev", args.data_root, limit=args.limit)
     best = {name: np.zeros(len(records)) for name in systems}
     answered = dict.fromkeys(systems, 0)

@@ -74,6 +74,11 @@ def read_manifest(name: str, store: Path | None = None) -> tuple[Path, dict[str,
     return model_dir, manifest
 
 
+def holds(name: str, store: Path | None = None) -> bool:
+    """Whether `store` has a model called `name` (its manifest; not validated here)."""
+    return (Path(store if store is not None else MODEL_STORE) / name / "manifest.json").is_file()
+
+
 def default_detector(pose_name: str, store: Path | None = None) -> str | None:
     """The detector a pose model's manifest names (`default_detector`), if it names one: a
     name, or names in order of preference, of which the first the store holds (the last one
@@ -88,8 +93,7 @@ def default_detector(pose_name: str, store: Path | None = None) -> str | None:
     if isinstance(named, str):
         return named
     names = [str(n) for n in named]
-    root = Path(store if store is not None else MODEL_STORE)
-    held = [n for n in names if (root / n / "manifest.json").is_file()]
+    held = [n for n in names if holds(n, store)]
     return held[0] if held else names[-1]
 
 
