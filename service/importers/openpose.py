@@ -26,7 +26,6 @@ from service.network.openpose import (
 )
 from service.skeleton import COCO18, Skeleton
 
-KEY_LAYOUTS = ("flat", "blocks")  # the distributed file's names; a port model's state_dict()
 _BLOCK = re.compile(r"^model\d+(_\d+)?\.")
 SHOWN = 8  # problems named per kind; the rest are counted
 

@@ -82,4 +82,3 @@ class LiteTrunk(nn.Module):
 
 
 Trunk = BlazePoseTrunk | LiteTrunk
-TRUNKS = ("blazepose", "lite")
