@@ -31,8 +31,10 @@ log = logging.getLogger("boxpose.serve")
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="bind address (BOXPOSE_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (BOXPOSE_PORT, default 8000)")
-    parser.add_argument("--pose-model", help="pose model name in the store (default pose-lite)")
-    parser.add_argument("--detector-model", help="detector name (default detector-lite)")
+    parser.add_argument("--pose-model", help="pose model name in the store (BOXPOSE_POSE_MODEL; "
+                        "default: the service's default pose model)")
+    parser.add_argument("--detector-model", help="detector name (BOXPOSE_DETECTOR_MODEL; default: "
+                        "the one the pose model's manifest names)")
     parser.add_argument("--no-detector", action="store_true", help="boxes from greedy grouping")
     parser.add_argument("--model-store", help="model store directory (BOXPOSE_MODEL_STORE)")
     parser.add_argument("--device", help="auto, cpu or cuda (BOXPOSE_DEVICE)")
