@@ -26,8 +26,10 @@ def test_bundled_model_manifest(name):
 
 # A generated scene pose-lite should read: two upright people facing the camera, 50-90% of the
 # image height, apart and unoccluded; seed 11 draws both wholly inside the image.
-EASY = SynthConfig(min_people=2, max_people=2, min_height=0.5, max_height=0.9, p_cluster=0.0,
-                   p_distractor=0.0, kinds=("standing", "walking"), view_weights=(1.0, 0.0, 0.0))
+EASY = SynthConfig(
+    min_people=2, max_people=2, min_height=0.5, max_height=0.9, p_cluster=0.0, p_distractor=0.0,
+    kinds=("standing", "walking"), view_weights=(1.0, 0.0, 0.0),
+)  # fmt: skip
 WIDTH, HEIGHT = 480, 320
 NEAR = 0.1  # of the person's long side: a joint predicted within it is in place (PCK@0.1)
 
