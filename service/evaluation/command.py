@@ -82,21 +82,11 @@ def run(args: argparse.Namespace) -> int:
         stats = evaluate_keypoints(ground_truth, results, sigmas, ids)
         print(f"{name} sigmas: {format_stats(stats)}")
     if args.detector and not args.oracle:
-        print(f"detector {args.detector}: {_detector_ap(args)}")
+        from service.evaluation.detector_ap import stored_detector_ap
+
+        ap = stored_detector_ap(args.detector, args.annotations, args.images, args.limit)
+        print(f"detector {args.detector}: {ap}")
     return 0
-
-
-def _detector_ap(args: argparse.Namespace) -> str:
-    """Box AP of the detector alone on the same images (pycocotools, iouType bbox)."""
-    from service.detector.data import read_coco_boxes
-    from service.detector.evaluate import evaluate_detector
-    from service.runtime.model_store import load_model
-
-    detector = load_model(args.detector)
-    records = read_coco_boxes(Path("."), args.limit, args.annotations, args.images)
-    ap = evaluate_detector(detector.module, records)
-    return (f"box AP {100 * ap.ap:.2f}  AP50 {100 * ap.ap50:.2f}  AP75 {100 * ap.ap75:.2f} "
-            f"({ap.images} images, {ap.people} people)")
 
 
 def _model_results(
