@@ -88,8 +88,10 @@ def reexport_detector(
 
     if input_long_side < 32:
         raise ValueError(f"input_long_side {input_long_side} is too small (>= 32)")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    preset = DETECTOR_PRESETS[state.get("preset", source.get("preset", "lite"))]
+    from service.training.checkpoint import extra_of, read_checkpoint
+
+    state = read_checkpoint(checkpoint)
+    preset = DETECTOR_PRESETS[extra_of(state).get("preset", source.get("preset", "lite"))]
     net = DetectorNet(dataclasses.replace(preset, input_long_side=input_long_side))
     net.load_state_dict(state["model"])
     net.eval()

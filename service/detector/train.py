@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from service.detector.export import export_detector
 from service.detector.loss import detector_loss
 from service.detector.net import DetectorNet, build_detector
 from service.runtime.model_store import MODEL_STORE
+from service.training import checkpoint
 from service.training.curves import append_csv, plot_curves
 from service.training.schedule import warmup_cosine
 
@@ -99,18 +99,13 @@ def learning_rate(cfg: DetectorTrainConfig, step: int, total: int) -> float:
 
 
 def save_checkpoint(path: Path, run: Run) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": run.net.state_dict(), "optimizer": run.optimizer.state_dict(),
-                "progress": dataclasses.asdict(run.progress), "preset": run.cfg.preset}, tmp)
-    os.replace(tmp, path)
+    """The run's checkpoint (service/training/checkpoint.py), its preset among the extras."""
+    checkpoint.save_checkpoint(path, run.net, run.optimizer, run.progress,
+                               extra={"preset": run.cfg.preset})
 
 
 def load_checkpoint(path: Path, run: Run) -> None:
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    run.net.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    run.progress = Progress(**state["progress"])
+    run.progress = Progress(**checkpoint.restore_checkpoint(path, run.net, run.optimizer))
 
 
 def _batches_per_epoch(run: Run) -> int:

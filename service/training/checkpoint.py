@@ -1,15 +1,24 @@
-"""Checkpoints: network + optimiser + progress (+ the weights' moving average where the run keeps
-one), written atomically so a stopped run resumes."""
+"""Checkpoints of every trainer (pose, bottom-up, detector): network + optimiser + progress (+ the
+weights' moving average where the run keeps one, + the trainer's extra fields), written
+atomically so a stopped run resumes.
+
+A file holds {"model", "optimizer", "progress": the trainer's progress dataclass as a dict,
+"extra": {...}, "ema"?}. Detector checkpoints written before they came here hold their preset at
+the top level instead of in "extra" (`extra_of` reads both)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass
@@ -21,16 +30,18 @@ class Progress:
 
 
 def save_checkpoint(
-    path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, progress: Progress,
+    path: Path, net: nn.Module, optimizer: torch.optim.Optimizer, progress: DataclassInstance,
     extra: dict[str, Any] | None = None, averaged: nn.Module | None = None,
 ) -> None:
+    """Writes `path` (through a temporary file, so a stop mid-write keeps the previous one);
+    `progress` is the trainer's own progress dataclass (`Progress`, the detector's)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
             "model": net.state_dict(),
             "optimizer": optimizer.state_dict(),
-            "progress": vars(progress),
+            "progress": dataclasses.asdict(progress),
             "extra": extra or {},
             **({"ema": _half(averaged.state_dict())} if averaged is not None else {}),
         },
@@ -51,13 +62,34 @@ def load_checkpoint(
 ) -> Progress:
     """Loads what `path` holds into `net` (and `optimizer`, `averaged` when given); a checkpoint
     written without a moving average leaves `averaged` as it is."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    return Progress(**restore_checkpoint(path, net, optimizer, averaged))
+
+
+def restore_checkpoint(
+    path: Path, net: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+    averaged: nn.Module | None = None,
+) -> dict[str, Any]:
+    """As `load_checkpoint`, for any trainer: returns the progress record as saved (the fields
+    of the trainer's progress dataclass)."""
+    state = read_checkpoint(path)
     net.load_state_dict(state["model"])
     if optimizer is not None and "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
     if averaged is not None and "ema" in state:
         averaged.load_state_dict(state["ema"])
-    return Progress(**state.get("progress", {}))
+    return dict(state.get("progress", {}))
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint's dict, its tensors on the CPU (unpickled in full, not `weights_only`:
+    read only checkpoints from a source you trust)."""
+    return dict(torch.load(path, map_location="cpu", weights_only=False))
+
+
+def extra_of(state: dict[str, Any]) -> dict[str, Any]:
+    """The trainer's extra fields of a read checkpoint, wherever its version kept them."""
+    legacy = {k: v for k, v in state.items() if k == "preset"}  # detector, before "extra"
+    return {**legacy, **state.get("extra", {})}
 
 
 def exported_weights(state: dict[str, Any], which: str = "average") -> dict[str, torch.Tensor]:
