@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint models bench bench-env clean
+.PHONY: install serve test lint notice models bench bench-env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check service tests bench scripts deploy
 	$(BIN)/mypy service
+
+# NOTICE lists the bundled models from their manifests (tests/test_notice.py checks it).
+notice: $(STAMP)
+	$(BIN)/python scripts/write_notice.py
 
 models: $(STAMP)
 	bash scripts/train_models.sh
