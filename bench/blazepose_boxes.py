@@ -23,9 +23,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from service.runtime.factory import load_pipeline  # noqa: E402
 from service.runtime.model_store import load_model  # noqa: E402
 from service.runtime.padding import pad_batch  # noqa: E402
-from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
+from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 
 SETS = {"coco": "coco/test_coco.json", "aic": "aic/test_aic.json",
         "crowdpose": "crowdpose/test_crowdpose.json", "ochuman": "ochuman/test_ochuman.json"}
@@ -64,7 +65,7 @@ def detector_boxes(name: str, image: np.ndarray) -> list[tuple[list[float], floa
     return [(clipped(r[:4].tolist(), w, h), float(r[4])) for r in rows if r[4] > 0]
 
 
-def pose_boxes(pipeline: Pipeline, image: np.ndarray) -> list[tuple[list[float], float]]:
+def pose_boxes(pipeline: PoseModel, image: np.ndarray) -> list[tuple[list[float], float]]:
     h, w = image.shape[:2]
     out = []
     for pose in pipeline.predict(image).poses:
@@ -99,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     gt, files = ground_truth(args.data)
-    topdown = Pipeline.from_store("blazepose-topdown", "blazepose-detector",
+    topdown = load_pipeline("blazepose-topdown", "blazepose-detector",
                                   config=PipelineConfig(detector_threshold=0.5))
     methods = {"detector-lite": lambda im: detector_boxes("detector-lite", im),
                "blazepose-detector": lambda im: detector_boxes("blazepose-detector", im),

@@ -24,17 +24,18 @@ from bench.common import SHARED_NOTE, add_timing_arguments, median, timed, use_t
 from bench.report import write_section  # noqa: E402
 from service.data.real_split import DEFAULT_DATA_ROOT, load_dataset  # noqa: E402
 from service.data.sample import read_rgb  # noqa: E402
+from service.runtime.factory import load_pipeline  # noqa: E402
 from service.runtime.model_store import holds  # noqa: E402
-from service.runtime.pipeline import ImageInput, Pipeline  # noqa: E402
+from service.runtime.protocol import ImageInput, PoseModel  # noqa: E402
 
 POSE = "blazepose-topdown"
 DETECTORS = ("blazepose-detector", "detector-union", "detector-union-unchecked")
 BASELINE = "blazepose-detector"
 
 
-def served_systems(store: Path | None) -> dict[str, Pipeline]:
+def served_systems(store: Path | None) -> dict[str, PoseModel]:
     """Detector name -> POSE in its boxes, for each of DETECTORS that `store` holds."""
-    return {name: Pipeline.from_store(POSE, name, store=store)
+    return {name: load_pipeline(POSE, name, store=store)
             for name in DETECTORS if holds(name, store)}
 
 

@@ -57,7 +57,7 @@ def default_models() -> str:
 def model_input(model: LoadedModel, batch: int = 1) -> torch.Tensor:
     """(B, 3, H, W) in [0, 255]: a person crop for a top-down model, else the working image."""
     if model.kind == "topdown":
-        side = int(model.manifest.get("crop", {}).get("size", 256))
+        side = model.manifest.crop.size
         shape = (side, side)
     else:
         shape = WORKING

@@ -24,7 +24,7 @@ class Variant:
 
 def _script(model: LoadedModel) -> torch.jit.ScriptModule:
     """A fresh copy of the stored TorchScript module (so in-place changes stay local)."""
-    path = model.path / str(model.manifest["file"]) if model.path.is_dir() else model.path
+    path = model.path / model.manifest.file if model.path.is_dir() else model.path
     module = torch.jit.load(str(path), map_location="cpu")
     return module.eval()
 
@@ -33,7 +33,7 @@ def _eager(model: LoadedModel) -> torch.nn.Module | None:
     """The eager network of a `PoseNet` preset with the stored weights; None when the bench has
     no eager builder for this network (BlazePose, box-head nets: TorchScript only here)."""
     preset = model.manifest.get("preset")
-    if model.kind != "pose" or model.skeleton is None or "box_head" in model.manifest:
+    if model.kind != "pose" or model.skeleton is None or model.manifest.box_head is not None:
         return None
     try:
         net = InferenceNet(build_network(str(preset), model.skeleton)).eval()

@@ -35,8 +35,9 @@ from bench.common import (  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.data.synth.scene import SynthConfig, generate_scene  # noqa: E402
+from service.runtime.factory import load_pipeline  # noqa: E402
 from service.runtime.model_store import default_detector  # noqa: E402
-from service.runtime.pipeline import Pipeline  # noqa: E402
+from service.runtime.protocol import PoseModel  # noqa: E402
 from service.types import Box  # noqa: E402
 
 WIDTH, HEIGHT = 848, 480
@@ -58,7 +59,7 @@ def make_photo(people: int, seed: int) -> Photo:
     return Photo(scene.image, boxes)
 
 
-def request(pipeline: Pipeline, photo: Photo, mode: str) -> tuple[float, float, int]:
+def request(pipeline: PoseModel, photo: Photo, mode: str) -> tuple[float, float, int]:
     """One request -> (wall s, process CPU s, persons answered)."""
     boxes = list(photo.boxes) if mode == "true boxes" else None
     wall, cpu = time.perf_counter(), time.process_time()
@@ -66,7 +67,7 @@ def request(pipeline: Pipeline, photo: Photo, mode: str) -> tuple[float, float, 
     return time.perf_counter() - wall, time.process_time() - cpu, len(poses)
 
 
-def measure(systems: dict[str, Pipeline], photos: dict[int, Photo], repeats: int) -> dict:
+def measure(systems: dict[str, PoseModel], photos: dict[int, Photo], repeats: int) -> dict:
     """-> {(system, mode, people): {"wall": median s, "cpu": median s, "persons": median}}."""
     keys = [(s, m, n) for n in photos for s in systems for m in MODES]
     runs: dict[tuple, list[tuple[float, float, int]]] = {k: [] for k in keys}
@@ -107,8 +108,8 @@ def main() -> int:
     host = use_threads(args.threads)
     top_detector = args.topdown_detector or default_detector(args.topdown)
     systems = {
-        "bottom-up": Pipeline.from_store(args.pose, args.detector or None),
-        "top-down": Pipeline.from_store(args.topdown, top_detector or None),
+        "bottom-up": load_pipeline(args.pose, args.detector or None),
+        "top-down": load_pipeline(args.topdown, top_detector or None),
     }
     counts = [int(p) for p in args.people.split(",")]
     photos = {n: make_photo(n, seed=7000 + n) for n in counts}

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import SHARED_NOTE, add_timing_arguments, use_threads  # noqa: E402
 from bench.people_cost import MODES, make_photo, measure  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
+from service.runtime.factory import load_pipeline  # noqa: E402
+from service.runtime.protocol import PipelineConfig  # noqa: E402
 
 COUNTS = (1, 5, 20)
 SYSTEMS = {  # name -> (pose, detector, person scale)
@@ -42,7 +43,7 @@ def main() -> int:
     add_timing_arguments(ap, repeats=5)
     args = ap.parse_args()
     host = use_threads(args.threads)
-    systems = {name: Pipeline.from_store(pose, detector, store=args.store,
+    systems = {name: load_pipeline(pose, detector, store=args.store,
                                          config=PipelineConfig(person_scale=scaled))
                for name, (pose, detector, scaled) in SYSTEMS.items()}  # fmt: skip
     photos = {n: make_photo(n, seed=7000 + n) for n in COUNTS}

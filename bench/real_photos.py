@@ -38,7 +38,8 @@ from service.errors import BoxposeError  # noqa: E402
 from service.evaluation.real_eval import predict_records  # noqa: E402
 from service.evaluation.real_metrics import SIGMAS  # noqa: E402
 from service.evaluation.real_report import ModeReport, joint_table, score  # noqa: E402
-from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
+from service.runtime.factory import load_pipeline  # noqa: E402
+from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 
 # The bundled models, then the ones a user makes (skipped with the reason when absent):
 # pose-real (boxpose export --preset bottomup-blazepose: its own box head; with BlazePose's
@@ -59,20 +60,20 @@ EXAMPLE = ROOT / "docs" / "real-photos-example.jpg"
 Row = tuple[str, ModeReport, ModeReport | None]  # model, multi-person, LSPet (true boxes)
 
 
-def load(spec: str, store: Path | None = None) -> Pipeline | str:
+def load(spec: str, store: Path | None = None) -> PoseModel | str:
     """'pose[+detector][@fixed|@median]' -> its pipeline, or the reason it cannot be loaded."""
     models, _, option = spec.partition("@")
     if option not in OPTIONS:
         return f"unknown option @{option} (only {', '.join('@' + o for o in OPTIONS if o)})"
     pose, _, detector = models.partition("+")
     try:
-        return Pipeline.from_store(pose, detector or None, device="cpu", store=store,
+        return load_pipeline(pose, detector or None, device="cpu", store=store,
                                    config=OPTIONS[option])
     except BoxposeError as exc:
         return str(exc)
 
 
-def run_model(spec: str, pipeline: Pipeline, multi: list[ImageRecord],
+def run_model(spec: str, pipeline: PoseModel, multi: list[ImageRecord],
               lspet: list[ImageRecord], out: Path | None,
               true_rows: dict[str, Row]) -> list[Row]:  # fmt: skip
     """The true- and served-box rows of one spec. With the true boxes the detector plays no
@@ -170,7 +171,7 @@ def main() -> int:
     lspet = load_dataset("lspet-dev", args.data_root, limit=args.lspet_limit)
     rows: list[Row] = []
     skipped: list[str] = []
-    loaded: dict[str, Pipeline] = {}
+    loaded: dict[str, PoseModel] = {}
     true_rows: dict[str, Row] = {}
     for spec in args.models:
         pipeline = load(spec, args.store)

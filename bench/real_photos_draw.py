@@ -12,7 +12,7 @@ import numpy as np
 from service.data.real import ImageRecord
 from service.data.sample import read_rgb
 from service.evaluation.real_eval import ImagePrediction, poses_to_aic14
-from service.runtime.pipeline import Pipeline
+from service.runtime.protocol import PoseModel
 from service.runtime.render import render
 from service.skeleton import AIC14
 from service.types import Pose
@@ -78,7 +78,7 @@ def sample_photo() -> np.ndarray:
     return read_rgb(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
 
 
-def example_picture(pipelines: dict[str, Pipeline], path: Path) -> None:
+def example_picture(pipelines: dict[str, PoseModel], path: Path) -> None:
     """Each pipeline's served answer on the sample photo, side by side, labelled."""
     image = sample_photo()
     panels = []

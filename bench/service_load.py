@@ -34,8 +34,9 @@ from bench.server import Payload, Reply, Server, run_load  # noqa: E402
 from bench.service_load_report import report  # noqa: E402
 from service.config import GPU_MAX_BATCH, Settings  # noqa: E402
 from service.data.synth.scene import SynthConfig, generate_scene  # noqa: E402
+from service.runtime.factory import load_pipeline  # noqa: E402
 from service.runtime.images import decode_image  # noqa: E402
-from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
+from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 from service.runtime.serialise import pose_dict  # noqa: E402
 
 MODES = ("batching on", "batching off")
@@ -53,7 +54,7 @@ def photos(count: int, width: int, height: int) -> list[Payload]:
     return out
 
 
-def in_process(pipeline: Pipeline, payload: Payload, max_pixels: int) -> float:
+def in_process(pipeline: PoseModel, payload: Payload, max_pixels: int) -> float:
     """The request's work without HTTP or queue -> wall seconds."""
     start = time.perf_counter()
     image = decode_image(payload.body, max_pixels, pipeline.working_size)
@@ -62,7 +63,7 @@ def in_process(pipeline: Pipeline, payload: Payload, max_pixels: int) -> float:
     return time.perf_counter() - start
 
 
-def reference(servers: dict[str, Server], pipeline: Pipeline, payloads: list[Payload],
+def reference(servers: dict[str, Server], pipeline: PoseModel, payloads: list[Payload],
               repeats: int) -> dict[str, list[float]]:  # fmt: skip
     """Concurrency 1, alternating in-process and each server -> latencies (s) per system."""
     limit = Settings().max_pixels
@@ -145,7 +146,7 @@ def main() -> int:
     try:
         for server in servers.values():
             server.start()
-        pipeline = Pipeline.from_store(args.pose, args.detector or None, config=PipelineConfig())
+        pipeline = load_pipeline(args.pose, args.detector or None, config=PipelineConfig())
         pipeline.warmup()
         ref = reference(servers, pipeline, payloads, args.reference)
         print({k: f"{1000 * median(v):.0f} ms" for k, v in ref.items()}, flush=True)

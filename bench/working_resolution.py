@@ -31,8 +31,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import write_section  # noqa: E402
 from service.data.synth.scene import SynthConfig, generate_scene  # noqa: E402
+from service.runtime.factory import PIPELINES, load_pipeline  # noqa: E402
 from service.runtime.images import decode_image, jpeg_reduction  # noqa: E402
-from service.runtime.pipeline import Pipeline, PipelineConfig  # noqa: E402
+from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 from service.runtime.serialise import pose_dict  # noqa: E402
 from service.runtime.working import working_shape  # noqa: E402
 from service.types import Box  # noqa: E402
@@ -58,7 +59,7 @@ def make_photos(seed: int) -> dict[str, bytes]:
     return {"4084x3036": jpeg(big.clip(0, 255).astype(np.uint8)), "848x630": jpeg(scene.image)}
 
 
-def answer(pipeline: Pipeline, data: bytes) -> tuple[float, float, float, float, int]:
+def answer(pipeline: PoseModel, data: bytes) -> tuple[float, float, float, float, int]:
     """One request as the service runs it -> (total, decode, models, parse) s, persons."""
     start = time.perf_counter()
     image = decode_image(data, MAX_PIXELS, pipeline.working_size)
@@ -71,7 +72,7 @@ def answer(pipeline: Pipeline, data: bytes) -> tuple[float, float, float, float,
     return total, decoded - start, t.detect + t.forward, t.parse, len(result.poses)
 
 
-def compare(pipeline: Pipeline, photos: dict[str, bytes], repeats: int) -> dict[str, dict]:
+def compare(pipeline: PoseModel, photos: dict[str, bytes], repeats: int) -> dict[str, dict]:
     """Interleaved repeats of every photo -> per photo medians (s) and persons found."""
     for data in photos.values():
         answer(pipeline, data)  # warm-up
@@ -85,9 +86,10 @@ def compare(pipeline: Pipeline, photos: dict[str, bytes], repeats: int) -> dict[
             for name, rows in runs.items()}  # fmt: skip
 
 
-def full_size_once(pipeline: Pipeline, data: bytes) -> tuple[float, int]:
+def full_size_once(pipeline: PoseModel, data: bytes) -> tuple[float, int]:
     """The large photo with the working size off (the models on all 12 MP) -> (s, persons)."""
-    whole = Pipeline(pipeline.pose, pipeline.detector, PipelineConfig(working_size=0))
+    whole = PIPELINES[pipeline.pose.kind](pipeline.pose, pipeline.detector,
+                                          PipelineConfig(working_size=0))
     total, *_, persons = answer(whole, data)
     return total, persons
 
@@ -100,7 +102,7 @@ def found(pose_keypoints: np.ndarray, truth: np.ndarray, height: float) -> bool:
     return bool(labelled.any() and hits.sum() >= 0.5 * labelled.sum())
 
 
-def smallest_person(pipeline: Pipeline, per_size: int, seed: int) -> list[dict[str, float]]:
+def smallest_person(pipeline: PoseModel, per_size: int, seed: int) -> list[dict[str, float]]:
     """One standing or walking person of each height (working px) per scene, no distractor ->
     the share found served and in the true box."""
     rows = []
@@ -132,7 +134,7 @@ def smallest(rows: list[dict[str, float]], key: str, share: float) -> int | None
     return int(min(tail)) if tail else None
 
 
-def timing_lines(args: argparse.Namespace, pipeline: Pipeline, medians: dict[str, dict],
+def timing_lines(args: argparse.Namespace, pipeline: PoseModel, medians: dict[str, dict],
                  whole: tuple[float, int] | None) -> list[str]:  # fmt: skip
     big, small = medians["4084x3036"], medians["848x630"]
     detector = pipeline.detector.name if pipeline.detector else "-"
@@ -165,7 +167,7 @@ def timing_lines(args: argparse.Namespace, pipeline: Pipeline, medians: dict[str
     return lines
 
 
-def smallest_lines(args: argparse.Namespace, pipeline: Pipeline,
+def smallest_lines(args: argparse.Namespace, pipeline: PoseModel,
                    rows: list[dict[str, float]]) -> list[str]:  # fmt: skip
     scale = max(BIG) / pipeline.working_size
     lines = [
@@ -202,7 +204,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    pipeline = Pipeline.from_store("pose-lite", "detector-lite")
+    pipeline = load_pipeline("pose-lite", "detector-lite")
     photos = make_photos(args.seed)
     medians = compare(pipeline, photos, args.repeats)
     for name, m in medians.items():

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 from service.data.real_split import DEFAULT_DATA_ROOT, load_dataset  # noqa: E402
 from service.data.sample import read_rgb  # noqa: E402
 from service.evaluation.real_eval import greedy_assign, iou  # noqa: E402
-from service.runtime.pipeline import ImageInput, Pipeline, PipelineConfig  # noqa: E402
+from service.runtime.factory import load_pipeline  # noqa: E402
+from service.runtime.protocol import ImageInput, PipelineConfig  # noqa: E402
 
 THRESHOLDS = (0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
 
@@ -34,7 +35,7 @@ def main() -> int:
     ap.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     args = ap.parse_args()
     lowest = min(THRESHOLDS)
-    pipeline = Pipeline.from_store(args.model, None, config=PipelineConfig(
+    pipeline = load_pipeline(args.model, None, config=PipelineConfig(
         detector_threshold=lowest))
     if not pipeline.box_head:
         raise SystemExit(f"{args.model} has no box head")

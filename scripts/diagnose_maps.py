@@ -21,7 +21,8 @@ import numpy as np
 
 from service.evaluation.oracle import image_people
 from service.parsing.peaks import find_peaks
-from service.runtime.pipeline import ImageInput, Pipeline
+from service.runtime.factory import load_pipeline
+from service.runtime.protocol import ImageInput
 from service.skeleton import AIC14
 
 R_SHO, L_SHO = AIC14.joints.index("right_shoulder"), AIC14.joints.index("left_shoulder")
@@ -36,7 +37,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=40)
     args = ap.parse_args()
 
-    pipe = Pipeline.from_store(args.model, device="cpu", store=args.store)
+    pipe = load_pipeline(args.model, device="cpu", store=args.store)
     twin = np.asarray(AIC14.flip_permutation)
     ground_truth = json.loads(args.annotations.read_text())
     distance, own, other, front_like, paired = [], [], [], [], []

@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PAPER_SCALES: tuple[float, ...] = (0.7, 1.0, 1.3)  # Sec. III-C: maps averaged over three scales
+from service.parsing import PAPER_SCALES, PARSERS
+
 CPU_SCALES: tuple[float, ...] = (1.0,)
 # Default largest batch: a GPU forward of 8 images costs far less than 8 forwards; on a CPU it
 # costs more per image (BENCHMARKS.md "The service under load": batching 0.81-0.98x throughput
@@ -31,7 +32,6 @@ class BatchConfig:
     max_batch_pixels: int = 8 * 848 * 480  # sum of H * W over a batch (at scale 1)
     queue_size: int = 64
     deadline_s: float = 10.0  # per request, counted from arrival
-    max_pad_ratio: float = 1.3  # padded pixels / real pixels allowed inside one forward group
     parse_workers: int = 2
 
 
@@ -48,7 +48,7 @@ class RuntimeConfig:
     """What the pipeline needs: models, device, precision, default scales."""
 
     pose_model: str
-    detector_model: str | None
+    detector_model: str | None  # as Settings.detector_model: None the pose model's choice, "" none
     model_store: Path | None
     device: str  # resolved: "cpu" or "cuda[:n]"
     fp16: bool
@@ -57,6 +57,8 @@ class RuntimeConfig:
     flip: bool = False
     working_size: int | None = None  # long side the models see; None: the pose manifest's
     person_scale: bool = True  # the pose manifest's person scale (runtime/person_scale.py)
+    parser: str = "boxes"  # a key of service.parsing.PARSERS
+    supplement_detector_boxes: bool | None = None  # None: on for bottom-up with a detector
 
 
 class Settings(BaseSettings):
@@ -71,10 +73,18 @@ class Settings(BaseSettings):
     # checked boxes), until the project's bottom-up pose-real beats it (docs/real-photos.md).
     # pose-lite + detector-lite: the synthetic-scene models.
     pose_model: str = "blazepose-topdown"
-    # Empty string = no detector: boxes come from a first greedy grouping instead. Unset: the
-    # pose model's own choice (`_detector_model`), else detector-lite.
-    detector_model: str | None = "detector-lite"
+    # None (unset): the pose model's own choice (runtime/factory.py `detector_for`: none for a
+    # model with a box head, its manifest's `default_detector`, else detector-lite). Empty
+    # string: no detector (boxes from the model's box head or a first greedy grouping).
+    detector_model: str | None = None
     model_store: Path | None = None  # None = the repo's model_store/ (model_store.MODEL_STORE)
+    # How maps become people: a key of service.parsing.PARSERS ("boxes": Algorithm 1 in the
+    # person boxes; "greedy": OpenPose's whole-image grouping, which ignores boxes).
+    parser: str = "boxes"
+    # A bottom-up model's detector boxes are joined by greedy boxes around the people they
+    # missed (ParserConfig.supplement_detector_boxes). None: on when a detector is named;
+    # top-down models ignore it.
+    supplement_detector_boxes: bool | None = None
     device: Literal["auto", "cpu", "cuda"] | str = "auto"
     fp16: bool = False
     # "0.7,1.0,1.3"; None = PAPER_SCALES on a GPU, CPU_SCALES on a CPU
@@ -109,10 +119,17 @@ class Settings(BaseSettings):
     )  # readyz 503 -> still serving -> stop accepting
     drain_timeout_s: float = Field(default=30.0, ge=0.0)
 
-    @field_validator("detector_model", "api_key", "working_size", mode="before")
+    @field_validator("api_key", "working_size", "supplement_detector_boxes", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("parser")
+    @classmethod
+    def _known_parser(cls, value: str) -> str:
+        if value not in PARSERS:
+            raise ValueError(f"unknown parser {value!r}; choose from {', '.join(sorted(PARSERS))}")
+        return value
 
     @field_validator("scales", mode="before")
     @classmethod
@@ -133,7 +150,7 @@ class Settings(BaseSettings):
         scales = self.scales or (PAPER_SCALES if device.startswith("cuda") else CPU_SCALES)
         return RuntimeConfig(
             pose_model=self.pose_model,
-            detector_model=self._detector_model(),
+            detector_model=self.detector_model,
             model_store=self.model_store,
             device=device,
             fp16=self.fp16 and device.startswith("cuda"),
@@ -142,20 +159,9 @@ class Settings(BaseSettings):
             flip=self.flip,
             working_size=self.working_size,
             person_scale=self.person_scale,
+            parser=self.parser,
+            supplement_detector_boxes=self.supplement_detector_boxes,
         )
-
-    def _detector_model(self) -> str | None:
-        """The detector set; when unset: none for a pose model with its own box head, the one
-        the pose model's manifest names (`default_detector`: a topdown model's), else the
-        default detector-lite."""
-        if "detector_model" in self.model_fields_set:
-            return self.detector_model
-        from service.runtime.model_store import default_detector, has_box_head
-
-        if has_box_head(self.pose_model, self.model_store):
-            return None
-
-        return default_detector(self.pose_model, self.model_store) or self.detector_model
 
     def batch(self) -> BatchConfig:
         cuda = self.resolved_device().startswith("cuda")

@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
+
+
+class BoxSource(StrEnum):
+    """Where a person box came from; its value is what the JSON answer's `box_source` says."""
+
+    CLIENT = "client"  # sent with the request: answered one to one, in order
+    DETECTOR = "detector"  # a separate person detector
+    BOX_HEAD = "box_head"  # the pose model's own box head
+    GREEDY = "greedy"  # around a first greedy grouping of the maps (no detector)
+    IMAGE = "image"  # the whole image (a top-down model without a detector)
+    GROUND_TRUTH = "ground_truth"  # an annotation's box (evaluation, validation)
+    DAMAGED = "damaged"  # a ground-truth box shifted on purpose (evaluation/damage.py)
+
+    @property
+    def from_a_model(self) -> bool:
+        """A detector's or box head's guess, which may miss people (so may be supplemented)."""
+        return self in (BoxSource.DETECTOR, BoxSource.BOX_HEAD)
 
 
 @dataclass(frozen=True)
@@ -16,7 +34,11 @@ class Box:
     x2: float
     y2: float
     score: float = 1.0
-    source: str = "client"
+    source: BoxSource = BoxSource.CLIENT
+
+    def __post_init__(self) -> None:
+        # a plain string ("client", ...) is accepted and checked against BoxSource
+        object.__setattr__(self, "source", BoxSource(self.source))
 
     @property
     def width(self) -> float:

@@ -20,8 +20,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from service.config import Settings
+from service.runtime.factory import detector_for
 from service.runtime.lifecycle import Runtime
 from service.runtime.model_store import ModelStoreError, read_manifest
 
@@ -46,7 +48,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     names = ("host", "port", "pose_model", "detector_model", "model_store", "device")
     overrides: dict[str, Any] = {n: getattr(args, n) for n in names if getattr(args, n, None)}
     if getattr(args, "no_detector", False):
-        overrides["detector_model"] = None
+        overrides["detector_model"] = ""  # no detector
     return Settings.model_validate(overrides)
 
 
@@ -55,12 +57,13 @@ def check_models(settings: Settings) -> Settings:
     (greedy boxes) when only the detector is."""
     store = settings.model_store
     read_manifest(settings.pose_model, store)
-    if settings.detector_model:
+    detector = detector_for(settings.runtime())
+    if detector:
         try:
-            read_manifest(settings.detector_model, store)
+            read_manifest(detector, store)
         except ModelStoreError as exc:
             log.warning("%s; serving without a detector (boxes from greedy grouping)", exc)
-            return settings.model_copy(update={"detector_model": None})
+            return settings.model_copy(update={"detector_model": ""})
     return settings
 
 
@@ -68,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(message)s")
     try:
         settings = check_models(settings_from(args))
+    except ValidationError as exc:  # a bad BOXPOSE_* value: say which, and what is allowed
+        print(f"boxpose serve: {exc}", file=sys.stderr)
+        return 2
     except ModelStoreError as exc:
         print(f"boxpose serve: {exc}\n  Export or train a model into the store first "
               "(`boxpose export`, `make models`), or name another one with --pose-model / "

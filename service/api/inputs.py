@@ -18,7 +18,7 @@ from starlette.types import Message
 from service.api.errors import ApiError
 from service.config import ImageLimits
 from service.runtime.images import is_supported_media_type
-from service.types import Box
+from service.types import Box, BoxSource
 
 MAX_SCALES = 4
 SCALE_RANGE = (0.25, 2.0)
@@ -142,7 +142,7 @@ def _boxes_from(data: object, max_boxes: int) -> list[Box]:
         x1, y1, x2, y2 = (float(v) for v in row)
         if x2 <= x1 or y2 <= y1:
             raise _bad_boxes(f"box {i}: needs x2 > x1 and y2 > y1")
-        boxes.append(Box(x1, y1, x2, y2, 1.0, "client"))
+        boxes.append(Box(x1, y1, x2, y2, 1.0, BoxSource.CLIENT))
     return boxes
 
 

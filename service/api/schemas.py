@@ -73,6 +73,8 @@ class ModelDescription(BaseModel):
 
 class ModelsResponse(BaseModel):
     models: list[ModelDescription]
+    parser: str = Field(description="how maps become people: a parser of service.parsing "
+                        "(BOXPOSE_PARSER: boxes or greedy)", examples=["boxes"])
 
 
 class ErrorBody(BaseModel):

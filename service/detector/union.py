@@ -28,6 +28,7 @@ most `verify_threshold` (export_union lowers it; its full-image rows are still c
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -158,26 +159,30 @@ def export_union(store: Path, name: str, primary: str, supplement: str, max_iou:
     from service.runtime.model_store import ModelStoreError, load_model
 
     first, second = load_model(primary, store), load_model(supplement, store)
-    if first.kind != "detector" or "keypoints" not in first.manifest.get("output", {}):
+    if first.kind != "detector" or not first.manifest.aligned:
         raise ModelStoreError(f"{primary!r} is not a detector with alignment keypoints")
-    head: dict[str, Any] = second.manifest.get("box_head", {})
-    if not head:
+    head = second.manifest.box_head
+    if head is None:
         raise ModelStoreError(f"{supplement!r} has no box head")
     if verify_grow < 0 or not 0 < verify_threshold <= 1:
         raise ModelStoreError(f"verify_grow must be >= 0 (is {verify_grow}) and verify_threshold "
                               f"in (0, 1] (is {verify_threshold})")
-    sides = second.manifest.get("person_scale", {}).get("box_long_side", 256)
-    side = int(long_side or (sides if isinstance(sides, int | float) else sides[0]))
-    thresholds = (float(first.manifest["recommended_score_threshold"]),
-                  float(head["recommended_score_threshold"]))  # fmt: skip
+    scale = second.manifest.person_scale
+    side = int(long_side or (scale.box_long_side[0] if scale and scale.box_long_side else 256))
+    if first.manifest.recommended_score_threshold is None:
+        raise ModelStoreError(f"{primary!r} names no recommended_score_threshold")
+    thresholds = (first.manifest.recommended_score_threshold,
+                  head.recommended_score_threshold)  # fmt: skip
     detector = first.module
     internal = getattr(detector, "score_threshold", None)
     if verify_grow > 0 and isinstance(internal, float) and internal > verify_threshold:
-        detector.score_threshold = verify_threshold  # the crops' cut; full-image rows: above
+        # the crops' cut (full-image rows: above); on a copy: the loaded module stays as loaded
+        detector = copy.deepcopy(detector)
+        detector.score_threshold = verify_threshold
     module = torch.jit.script(DetectorUnion(detector, second.module, *thresholds, max_iou, side,
                                             verify_grow, verify_threshold, VERIFY_SIZE).eval())
     output = dict(first.manifest["output"])
-    output["K"] = int(output["K"]) + int(head.get("max_boxes", 64))
+    output["K"] = int(output["K"]) + head.max_boxes
     output["coordinates"] = ("input pixels; the primary's rows as it gives them (square body "
                              "regions, may reach past the image), the supplement's tight boxes")
     output["score"] = "each source's own score, sorted descending"

@@ -95,11 +95,12 @@ def _model_results(
     """Runs the runtime pipeline on each image (imported here only: it loads torch)."""
     import cv2
 
-    from service.runtime.pipeline import Pipeline, PipelineConfig
+    from service.runtime.factory import load_pipeline
+    from service.runtime.protocol import PipelineConfig
 
     if args.images is None:
         raise SystemExit("--model needs --images DIR")
-    pipeline = Pipeline.from_store(
+    pipeline = load_pipeline(
         args.model, detector_name=args.detector, device="cpu",
         config=PipelineConfig(
             parser_name=args.parser, flip=args.flip, person_scale=not args.fixed_scale,

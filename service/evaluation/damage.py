@@ -12,7 +12,7 @@ import numpy as np
 
 from service.skeleton import Skeleton
 from service.targets import image_to_grid
-from service.types import Box
+from service.types import Box, BoxSource
 
 
 def add_noise(maps: np.ndarray, fields: np.ndarray, rng: np.random.Generator, std: float
@@ -53,7 +53,7 @@ def jitter_box(box: Box, rng: np.random.Generator, fraction: float) -> Box:
     dx, dy = box.width * fraction, box.height * fraction
     d = rng.uniform(-1, 1, 4) * (dx, dy, dx, dy)
     return Box(box.x1 + d[0], box.y1 + d[1], max(box.x2 + d[2], box.x1 + d[0] + 2),
-               max(box.y2 + d[3], box.y1 + d[1] + 2), box.score, "damaged")
+               max(box.y2 + d[3], box.y1 + d[1] + 2), box.score, BoxSource.DAMAGED)
 
 
 @dataclass(frozen=True)

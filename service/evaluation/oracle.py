@@ -17,7 +17,7 @@ from service.parsing import ParserConfig, parse
 from service.parsing.config import DEFAULT_CONFIG
 from service.skeleton import COCO18, Skeleton, coco17_to_coco18
 from service.targets import TargetConfig, encode
-from service.types import Box, Pose
+from service.types import Box, BoxSource, Pose
 
 DEFAULT_TARGETS = TargetConfig()
 
@@ -48,7 +48,7 @@ def image_people(
 
 def _box(bbox: list[float]) -> Box:
     x, y, w, h = (float(v) for v in bbox)
-    return Box(x, y, x + max(w, 1.0), y + max(h, 1.0), 1.0, "ground_truth")
+    return Box(x, y, x + max(w, 1.0), y + max(h, 1.0), 1.0, BoxSource.GROUND_TRUTH)
 
 
 ORACLE_JOINTS = ("all", "visible")

@@ -62,7 +62,8 @@ def real_records(args: argparse.Namespace) -> list[ImageRecord]:
 
 def run_real(args: argparse.Namespace) -> int:
     from service.evaluation.real_report import evaluate, report_lines
-    from service.runtime.pipeline import Pipeline, PipelineConfig
+    from service.runtime.factory import load_pipeline
+    from service.runtime.protocol import PipelineConfig
 
     if args.oracle:
         raise SystemExit("--oracle is for project COCO files; real photos need --model")
@@ -72,8 +73,8 @@ def run_real(args: argparse.Namespace) -> int:
     records = real_records(args)
     normaliser = args.normaliser or ("torso" if args.dataset == "lspet-dev" else "box")
     config = PipelineConfig(person_scale=not args.fixed_scale)
-    pipeline = Pipeline.from_store(args.model, detector_name=args.detector, device="cpu",
-                                   config=config)
+    pipeline = load_pipeline(args.model, detector_name=args.detector, device="cpu",
+                             config=config)
     name = args.dataset or str(args.annotations)
     print(f"{name}: model {args.model}, detector {args.detector or 'none'}, "
           f"{len(records)} images, {sum(r.num_people for r in records)} people")

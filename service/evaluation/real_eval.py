@@ -18,10 +18,10 @@ import numpy as np
 
 from service.data.real import ImageRecord
 from service.skeleton import AIC14, COCO17_JOINTS, Skeleton
-from service.types import Box, Pose
+from service.types import Box, BoxSource, Pose
 
 if TYPE_CHECKING:
-    from service.runtime.pipeline import Pipeline
+    from service.runtime.protocol import PoseModel
 
 BOX_MODES = ("true", "served")
 
@@ -65,7 +65,7 @@ def client_boxes(record: ImageRecord) -> list[Box]:
     b = record.boxes.copy()
     b[:, [0, 2]] = np.clip(b[:, [0, 2]], 0, record.width - 1)
     b[:, [1, 3]] = np.clip(b[:, [1, 3]], 0, record.height - 1)
-    return [Box(float(x1), float(y1), float(x2), float(y2), 1.0, "client")
+    return [Box(float(x1), float(y1), float(x2), float(y2), 1.0, BoxSource.CLIENT)
             for x1, y1, x2, y2 in b]
 
 
@@ -109,10 +109,10 @@ def oks_matrix(gt: np.ndarray, areas: np.ndarray, pred: np.ndarray,
     return (e * labelled).sum(-1) / np.maximum(labelled.sum(-1), 1)
 
 
-def predict_record(pipeline: Pipeline, image: np.ndarray, record: ImageRecord, mode: str,
+def predict_record(pipeline: PoseModel, image: np.ndarray, record: ImageRecord, mode: str,
                    sigmas: np.ndarray) -> ImagePrediction:
     """One image -> its predictions and their assignment to the ground-truth people."""
-    from service.runtime.pipeline import ImageInput
+    from service.runtime.protocol import ImageInput
 
     start = time.perf_counter()
     given = client_boxes(record) if mode == "true" else None
@@ -134,7 +134,7 @@ def predict_record(pipeline: Pipeline, image: np.ndarray, record: ImageRecord, m
                            poses_to_coco17(poses, pipeline.skeleton))
 
 
-def predict_records(pipeline: Pipeline, records: list[ImageRecord], mode: str,
+def predict_records(pipeline: PoseModel, records: list[ImageRecord], mode: str,
                     sigmas: np.ndarray, progress: bool = False) -> list[ImagePrediction]:
     """Every record through the pipeline (images decoded one at a time)."""
     from service.data.sample import read_rgb

@@ -23,7 +23,7 @@ from service.evaluation.real_metrics import (
 
 if TYPE_CHECKING:
     from service.detector.evaluate import BoxAP
-    from service.runtime.pipeline import Pipeline
+    from service.runtime.protocol import PoseModel
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class ModeReport:
     box: BoxAP | None  # served boxes against the ground-truth person boxes
 
 
-def evaluate(pipeline: Pipeline, records: list[ImageRecord], mode: str, normaliser: str,
+def evaluate(pipeline: PoseModel, records: list[ImageRecord], mode: str, normaliser: str,
              threshold: float = 0.2, progress: bool = False) -> ModeReport:
     """Run the pipeline on every record with `mode` boxes and score it."""
     predictions = predict_records(pipeline, records, mode, SIGMAS["coco"], progress)

@@ -26,8 +26,9 @@ from service.importers.wheel import WheelInfo, extract
 from service.network.blazepose import BlazePoseLandmarkNet, landmark_net_from_tflite
 from service.network.blazepose_detector import BlazePoseDetectorNet, detector_net_from_tflite
 from service.network.blazepose_topdown import TopdownLandmarks
-from service.network.export import save_model, sha256_of
+from service.network.export import save_model
 from service.runtime.blazepose_joints import COCO17, DIRECT, HEAD_TOP_UP
+from service.runtime.model_store import sha256_of
 from service.skeleton import AIC14, COCO18, SKELETONS
 
 MEMBERS = {

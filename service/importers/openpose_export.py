@@ -19,7 +19,7 @@ import torch
 
 from service.errors import BoxposeError
 from service.importers.openpose import load_openpose
-from service.network.export import save_model, sha256_of
+from service.network.export import save_model
 from service.network.openpose import (
     NORMALISATION,
     OPENPOSE_VGG19,
@@ -28,6 +28,7 @@ from service.network.openpose import (
     OpenPoseNet,
 )
 from service.network.openpose_layout import describe
+from service.runtime.model_store import sha256_of
 from service.skeleton import COCO18
 
 DEFAULT_NAME = "openpose-coco"

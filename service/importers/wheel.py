@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.errors import BoxposeError
-from service.network.export import sha256_of
+from service.runtime.model_store import sha256_of
 
 MEDIAPIPE_VERSION = "0.10.14"
 WHEEL_ENV = "BOXPOSE_MEDIAPIPE_WHEEL"  # path of a downloaded mediapipe wheel

@@ -53,7 +53,7 @@ def annotation(pose: Pose, image_id: int, ann_id: int, size: tuple[int, int],
         "score": round(float(pose.score), 4),
         "bbox": [round(v, 2) for v in (x1, y1, x2 - x1, y2 - y1)],
         "area": round((x2 - x1) * (y2 - y1), 2),
-        "box_source": pose.box.source if pose.box is not None else "none",
+        "box_source": pose.box.source.value if pose.box is not None else "none",
     }  # fmt: skip
 
 

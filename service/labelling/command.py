@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     from service.config import Settings
     from service.labelling.coco_labels import LabelConfig, document
-    from service.runtime.pipeline import ImageInput, Pipeline, PipelineConfig
+    from service.runtime.factory import detector_for, load_pipeline
+    from service.runtime.protocol import ImageInput, PipelineConfig
 
     files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
         if args.images.is_dir() else []
@@ -60,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     if args.model_store:
         overrides["model_store"] = args.model_store
     runtime = Settings.model_validate(overrides).runtime()
-    pipeline = Pipeline.from_store(runtime.pose_model, runtime.detector_model, runtime.device,
-                                   runtime.model_store, PipelineConfig(scales=runtime.scales))
+    pipeline = load_pipeline(runtime.pose_model, detector_for(runtime), runtime.device,
+                             runtime.model_store, PipelineConfig(scales=runtime.scales))
     images: list[dict[str, Any]] = []
     poses: list[list[Pose]] = []
     for start in range(0, len(files), args.batch_size):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,17 +14,10 @@ import torch
 from service.network.bottomup import BottomUpInference, BottomUpNet
 from service.network.net import InferenceNet, StagedNet, count_parameters
 from service.network.openpose import NORMALISATION, OpenPoseInference, OpenPoseNet
+from service.runtime.model_store import sha256_of
 from service.skeleton import Skeleton
 
 MODEL_FILE = "model.pt"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def export_model(

@@ -20,7 +20,7 @@ from service.parsing.greedy import parse_greedy
 from service.parsing.multiscale import PAPER_SCALES, fuse_scales, unflip_outputs
 from service.parsing.poses import tight_box
 from service.skeleton import Skeleton
-from service.types import Box, Pose
+from service.types import Box, BoxSource, Pose
 
 Parser = Callable[
     [np.ndarray, np.ndarray, Skeleton, int, "list[Box] | None", ParserConfig], list[Pose]
@@ -44,7 +44,7 @@ def parse(
     if name == "boxes" and boxes is None:
         boxes = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
     elif (name == "boxes" and config.supplement_detector_boxes and boxes
-          and any(box.source in ("detector", "box_head") for box in boxes)):  # fmt: skip
+          and any(box.source.from_a_model for box in boxes)):  # fmt: skip
         greedy = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
         boxes = supplement(boxes, greedy, config.supplement_max_iou)
     return PARSERS[name](maps, fields, skeleton, stride, boxes, config)
@@ -62,7 +62,7 @@ def boxes_from_poses(poses: list[Pose], margin: float = 0.2) -> list[Box]:
         pad = 4.0
         boxes.append(
             Box(grown.x1 - pad, grown.y1 - pad, grown.x2 + pad, grown.y2 + pad,
-                min(max(pose.score, 1e-3), 1.0), "greedy")
+                min(max(pose.score, 1e-3), 1.0), BoxSource.GREEDY)
         )  # fmt: skip
     return boxes
 

@@ -17,13 +17,13 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from service.config import BatchConfig
 from service.metrics import Metrics
-from service.runtime.pipeline import BatchOutput, ImageInput, ImageMaps, StageTimings
+from service.runtime.protocol import BatchOutput, ImageInput, StageTimings
 from service.types import Box, Pose
 
 
@@ -50,9 +50,11 @@ class BatchFailed(Exception):
 
 
 class BatchModel(Protocol):
-    def forward_batch(self, inputs: list[ImageInput]) -> BatchOutput: ...
+    """The part of a `PoseModel` the worker uses (any kind's per-image output)."""
 
-    def parse(self, item: ImageMaps) -> list[Pose]: ...
+    def forward_batch(self, inputs: list[ImageInput]) -> BatchOutput[Any]: ...
+
+    def parse(self, item: Any) -> list[Pose]: ...
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ class BatchWorker:
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
 
-    async def _finish(self, batch: list[Job], output: BatchOutput, start: float) -> None:
+    async def _finish(self, batch: list[Job], output: BatchOutput[Any], start: float) -> None:
         loop = asyncio.get_running_loop()
         try:
             if len(output.images) != len(batch):
@@ -242,7 +244,7 @@ class BatchWorker:
             self._inflight.difference_update(batch)
 
     def _parse_one(
-        self, job: Job, item: ImageMaps, output: BatchOutput, start: float, size: int
+        self, job: Job, item: Any, output: BatchOutput[Any], start: float, size: int
     ) -> None:
         """In a parse thread: poses for one image, then resolve its future on the loop."""
         loop = job.future.get_loop()

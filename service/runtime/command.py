@@ -11,15 +11,16 @@ import sys
 from pathlib import Path
 
 from service.config import Settings
-from service.types import Box
+from service.types import Box, BoxSource
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, help="JPEG, PNG, WebP or BMP image")
     parser.add_argument("--boxes", type=Path, help="JSON file [[x1, y1, x2, y2], ...]")
     parser.add_argument("--render", type=Path, metavar="OUT.png", help="write the overlay here")
-    parser.add_argument("--pose-model", help="pose model name in the store (default pose-lite)")
-    parser.add_argument("--detector-model", help="detector name (default detector-lite)")
+    parser.add_argument("--pose-model", help="pose model name in the store (BOXPOSE_POSE_MODEL)")
+    parser.add_argument("--detector-model",
+                        help="detector name (default: the pose model's own choice)")
     parser.add_argument("--no-detector", action="store_true", help="boxes from greedy grouping")
     parser.add_argument("--model-store", type=Path, help="model store directory")
     parser.add_argument("--device", help="auto, cpu or cuda")
@@ -30,26 +31,18 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from service.runtime.factory import from_settings
     from service.runtime.images import ImageError, decode_image, encode_png
     from service.runtime.keypoint_output import keypoint_layout
     from service.runtime.model_store import ModelStoreError
-    from service.runtime.pipeline import Pipeline, PipelineConfig
     from service.runtime.render import render
     from service.runtime.serialise import pose_dict
 
     settings = _settings(args)
-    runtime = settings.runtime()
     try:
         image = decode_image(args.image.read_bytes(), settings.max_pixels)
         boxes = _read_boxes(args.boxes) if args.boxes else None
-        config = PipelineConfig(
-            scales=runtime.scales, detector_threshold=runtime.detector_threshold,
-            flip=runtime.flip, working_size=runtime.working_size,
-            person_scale=runtime.person_scale,
-        )
-        pipeline = Pipeline.from_store(
-            runtime.pose_model, runtime.detector_model, runtime.device, runtime.model_store, config
-        )
+        pipeline = from_settings(settings)
     except (OSError, ImageError, ModelStoreError, ValueError) as exc:
         print(f"boxpose predict: {exc}", file=sys.stderr)
         return 2
@@ -76,7 +69,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         if getattr(args, name, None):
             overrides[name] = getattr(args, name)
     if args.no_detector:
-        overrides["detector_model"] = None
+        overrides["detector_model"] = ""  # no detector
     if getattr(args, "flip", False):
         overrides["flip"] = True
     return Settings.model_validate(overrides)
@@ -86,7 +79,8 @@ def _read_boxes(path: Path) -> list[Box]:
     data = json.loads(path.read_text())
     if not isinstance(data, list) or not all(isinstance(r, list) and len(r) == 4 for r in data):
         raise ValueError(f"{path}: expected [[x1, y1, x2, y2], ...]")
-    boxes = [Box(float(r[0]), float(r[1]), float(r[2]), float(r[3]), 1.0, "client") for r in data]
+    boxes = [Box(float(r[0]), float(r[1]), float(r[2]), float(r[3]), 1.0, BoxSource.CLIENT)
+             for r in data]
     if any(b.x2 <= b.x1 or b.y2 <= b.y1 for b in boxes):
         raise ValueError(f"{path}: every box needs x2 > x1 and y2 > y1")
     return boxes

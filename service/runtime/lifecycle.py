@@ -9,32 +9,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from service.config import Settings
 from service.metrics import Metrics
 from service.runtime.batching import BatchWorker
-from service.runtime.pipeline import Pipeline, PipelineConfig
+from service.runtime.factory import from_settings
+from service.runtime.protocol import PoseModel
 
 log = logging.getLogger("boxpose.runtime")
 
-PipelineFactory = Callable[[], Pipeline]
+PipelineFactory = Callable[[], PoseModel[Any]]
 
 
 def store_pipeline_factory(settings: Settings) -> PipelineFactory:
-    """The production factory: both models from the store, per the settings."""
-    runtime = settings.runtime()
-    config = PipelineConfig(
-        scales=runtime.scales, fp16=runtime.fp16, detector_threshold=runtime.detector_threshold,
-        flip=runtime.flip, working_size=runtime.working_size,
-        person_scale=runtime.person_scale,
-    )
-
-    def build() -> Pipeline:
-        return Pipeline.from_store(
-            runtime.pose_model, runtime.detector_model, runtime.device, runtime.model_store, config
-        )
-
-    return build
+    """The production factory: the models from the store, per the settings (factory.py)."""
+    return lambda: from_settings(settings)
 
 
 class Runtime:
@@ -45,7 +35,7 @@ class Runtime:
         self.factory = factory or store_pipeline_factory(settings)
         self.state = "starting"
         self.error: str | None = None
-        self._pipeline: Pipeline | None = None
+        self._pipeline: PoseModel[Any] | None = None
         self._worker: BatchWorker | None = None
 
     @property
@@ -58,7 +48,7 @@ class Runtime:
         return self.state in ("ready", "draining")
 
     @property
-    def pipeline(self) -> Pipeline:
+    def pipeline(self) -> PoseModel[Any]:
         if self._pipeline is None:
             raise RuntimeError("models are not loaded yet")
         return self._pipeline

@@ -22,12 +22,12 @@ Images without boxes run at the requested scales as before.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from service.runtime.manifest import PersonScaleSpec
 from service.types import Box
 
 STEPS_PER_OCTAVE = 8  # scales are rounded to 2 ** (k / 8)
@@ -43,16 +43,12 @@ class PersonScale:
     max_passes: int = 3  # pose passes per image at most (closest groups merged beyond it)
 
     @classmethod
-    def from_manifest(cls, manifest: Mapping[str, Any]) -> PersonScale | None:
-        """The manifest's `person_scale` block, or None when it has none."""
-        block = manifest.get("person_scale")
-        if not block:
+    def from_spec(cls, spec: PersonScaleSpec | None) -> PersonScale | None:
+        """A manifest's `person_scale` block, or None when it has none."""
+        if spec is None:
             return None
-        sides = block.get("box_long_side", ())
-        sides = (sides,) if isinstance(sides, int | float) else sides
-        return cls(float(block["person_size"]), tuple(int(s) for s in sides),
-                   float(block.get("min_scale", 0.25)), float(block.get("max_scale", 2.0)),
-                   float(block.get("span_octaves", 1.0)), int(block.get("max_passes", 3)))
+        return cls(spec.person_size, spec.box_long_side, spec.min_scale, spec.max_scale,
+                   spec.span_octaves, spec.max_passes)
 
     def pose_scale(self, boxes: Sequence[Box], image_shape: tuple[int, int],
                    working_size: int) -> float | None:

@@ -19,7 +19,7 @@ def pose_dict(pose: Pose, layout: KeypointLayout | None = None) -> dict[str, Any
     box = pose.box
     return {
         "box": [round(v, 2) for v in box.as_list()] if box else [],
-        "box_source": box.source if box else "none",
+        "box_source": box.source.value if box else "none",
         "score": round(float(pose.score), 4),
         "keypoints": keypoints,
     }

@@ -19,7 +19,7 @@ from service.network.net import StagedNet
 from service.parsing import ParserConfig, parse
 from service.parsing.config import DEFAULT_CONFIG
 from service.skeleton import Skeleton
-from service.types import Box
+from service.types import Box, BoxSource
 
 
 @torch.no_grad()
@@ -45,7 +45,8 @@ def validate(
         if ann.get("iscrowd", 0) or ann.get("num_keypoints", 0) == 0:
             continue
         x, y, w, h = ann["bbox"]
-        by_image.setdefault(ann["image_id"], []).append(Box(x, y, x + w, y + h, 1.0, "truth"))
+        truth = Box(x, y, x + w, y + h, 1.0, BoxSource.GROUND_TRUTH)
+        by_image.setdefault(ann["image_id"], []).append(truth)
     was_training = net.training
     net.eval()
     results: list[dict[str, Any]] = []

@@ -19,7 +19,7 @@ import torch
 from api_helpers import Server, settings_for
 from runtime_fakes import FixedMaps, encode, stick_person
 
-from service.network.export import sha256_of
+from service.runtime.model_store import sha256_of
 from service.skeleton import AIC14, COCO18
 from service.targets import TargetConfig
 from service.targets import encode as encode_targets
@@ -75,7 +75,7 @@ def coco_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def servers(coco_store: Path) -> Iterator[dict[str, Server]]:
-    running = {name: Server(settings_for(coco_store, pose_model=name, detector_model=None,
+    running = {name: Server(settings_for(coco_store, pose_model=name, detector_model="",
                                          warmup=False)).start()
                for name in ("coco-fixed", "openpose-coco")}  # fmt: skip
     yield running

@@ -13,7 +13,8 @@ import pytest
 from api_helpers import Server
 from runtime_fakes import SceneData, encode
 
-from service.runtime.pipeline import Pipeline
+from service.runtime.factory import load_pipeline
+from service.runtime.protocol import PoseModel
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict:
@@ -106,9 +107,9 @@ def test_401_api_key(make_server: Callable[..., Server], scene: SceneData) -> No
 def test_503_while_starting(make_server: Callable[..., Server], store, scene: SceneData) -> None:
     release = threading.Event()
 
-    def slow_factory() -> Pipeline:
+    def slow_factory() -> PoseModel:
         release.wait(30)
-        return Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store)
+        return load_pipeline("pose-fixed", "detector-fixed", "cpu", store)
 
     server = make_server(factory=slow_factory, wait_ready=False)
     assert httpx.get(f"{server.url}/healthz").status_code == 200

@@ -13,7 +13,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOXPOSE_API_KEY", "s3cr3t-value")
     monkeypatch.setenv("BOXPOSE_MAX_WAIT_MS", "25")
     settings = Settings()
-    assert settings.scales == (0.7, 1.0, 1.3) and settings.detector_model is None
+    assert settings.scales == (0.7, 1.0, 1.3) and settings.detector_model == ""  # none
     assert settings.api_key is not None and settings.api_key.get_secret_value() == "s3cr3t-value"
     assert "s3cr3t" not in repr(settings)  # the key never shows in logs
     assert settings.batch().max_wait_s == pytest.approx(0.025)

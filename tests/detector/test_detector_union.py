@@ -114,7 +114,8 @@ def test_the_supplement_sees_the_image_at_its_long_side() -> None:
 
 
 def test_export_into_a_store_and_serve_it(tmp_path: Path) -> None:
-    from service.runtime.pipeline import Pipeline, PipelineConfig
+    from service.runtime.factory import load_pipeline
+    from service.runtime.protocol import PipelineConfig
 
     scene = make_scene()
     store = make_store(tmp_path, scene)
@@ -132,7 +133,7 @@ def test_export_into_a_store_and_serve_it(tmp_path: Path) -> None:
                                  "max_iou": 0.3, "supplement_long_side": 160, "verify_grow": 0.0,
                                  "verify_threshold": 0.3, "verify_size": 224}  # fmt: skip
     assert manifest["output"]["K"] == 2
-    pipeline = Pipeline.from_store("pose-fixed", "detector-union", "cpu", store,
+    pipeline = load_pipeline("pose-fixed", "detector-union", "cpu", store,
                                    PipelineConfig())
     poses = pipeline.predict(scene.image).poses
     found = sorted([p.box.x1, p.box.y1, p.box.x2, p.box.y2] for p in poses if p.box)

@@ -188,7 +188,7 @@ class _FakePipeline:
         self.people = people
 
     def predict(self, image: np.ndarray, boxes: list[Box] | None = None):  # noqa: ANN201
-        from service.runtime.pipeline import PipelineResult, StageTimings
+        from service.runtime.protocol import PipelineResult, StageTimings
 
         given = boxes or [Box(0, 0, 50, 50, 0.7, "detector")]
         poses = [Pose(p.copy(), 0.5, b) for p, b in zip(self.people, given, strict=False)]

@@ -15,8 +15,7 @@ from service.cli import main
 from service.errors import BoxposeError
 from service.importers.openpose import load_openpose
 from service.importers.openpose_export import import_openpose
-from service.network.export import sha256_of
-from service.runtime.model_store import load_model
+from service.runtime.model_store import load_model, sha256_of
 from service.skeleton import COCO18
 
 

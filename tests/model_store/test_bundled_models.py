@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from service.data.synth.scene import SynthConfig, generate_scene
+from service.runtime.factory import load_pipeline
 from service.runtime.model_store import MODEL_STORE, load_model
-from service.runtime.pipeline import Pipeline
 from service.types import Box
 
 BUNDLED = ("pose-lite", "detector-lite")
@@ -55,7 +55,7 @@ def assert_plausible(keypoints: np.ndarray) -> None:
 def test_bundled_pipeline_finds_the_people_of_a_generated_scene():
     scene = generate_scene(np.random.default_rng(11), WIDTH, HEIGHT, EASY)
     assert len(scene.keypoints) == 2 and (scene.keypoints[:, :, 2] > 0).all()
-    pipeline = Pipeline.from_store("pose-lite", "detector-lite")
+    pipeline = load_pipeline("pose-lite", "detector-lite")
     assert pipeline.skeleton.num_joints == 14
     poses = pipeline.predict(scene.image).poses
     assert poses and all(p.keypoints.shape == (14, 3) for p in poses)

@@ -60,8 +60,8 @@ def test_export_command_writes_the_box_head_and_manifest_extra(tmp_path):
 
     from service.cli import main
     from service.network.trunks import LiteTrunk
+    from service.runtime.factory import load_pipeline
     from service.runtime.model_store import load_model
-    from service.runtime.pipeline import Pipeline
 
     for name, trunk in (("real", blazepose_trunk()), ("lite", LiteTrunk())):
         net = BottomUpNet(BottomUpConfig(), AIC14, trunk, trunk.channels, trunk.pad_multiple)
@@ -77,5 +77,5 @@ def test_export_command_writes_the_box_head_and_manifest_extra(tmp_path):
         head = manifest["box_head"]
         assert head["recommended_score_threshold"] == 0.21 and "CenterNet" in head["kind"]
         assert manifest["training"] == {"recipe": "r", "steps": 7, "weights": "last step"}
-        pipeline = Pipeline.from_store(f"pose-{name}", None, store=tmp_path / "store")
+        pipeline = load_pipeline(f"pose-{name}", None, store=tmp_path / "store")
         assert pipeline.box_head and pipeline.box_threshold == 0.21

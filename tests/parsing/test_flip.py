@@ -7,11 +7,15 @@ import pytest
 import torch
 
 from service.parsing import unflip_outputs
+from service.runtime.bottomup import BottomupPipeline
+from service.runtime.manifest import Manifest
 from service.runtime.model_store import LoadedModel
-from service.runtime.pipeline import ImageInput, Pipeline, PipelineConfig
+from service.runtime.protocol import ImageInput, PipelineConfig
 from service.skeleton import AIC14
 from service.targets import TargetConfig, encode
 from tests.parsing.parsing_helpers import person
+
+MANIFEST = Manifest(kind="pose", file="model.pt", sha256="0", output_stride=4)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -47,10 +51,10 @@ class _Mirror(torch.nn.Module):
 
 
 def test_pipeline_flip_averages_the_mirrored_pass():
-    pose = LoadedModel("mirror", "pose", _Mirror(), {}, AIC14, 4, "", Path("."), "cpu")
+    pose = LoadedModel("mirror", "pose", _Mirror(), MANIFEST, AIC14, 4, "", Path("."), "cpu")
     image = np.random.default_rng(0).integers(0, 255, (48, 72, 3), dtype=np.uint8)
-    plain = Pipeline(pose, None, PipelineConfig()).forward_batch
-    flipped = Pipeline(pose, None, PipelineConfig(flip=True)).forward_batch
+    plain = BottomupPipeline(pose, None, PipelineConfig()).forward_batch
+    flipped = BottomupPipeline(pose, None, PipelineConfig(flip=True)).forward_batch
     a = plain([ImageInput(image, [], (1.0,))]).images[0]
     b = flipped([ImageInput(image, [], (1.0,))]).images[0]
     assert a.maps.shape == b.maps.shape
@@ -62,8 +66,8 @@ def test_pipeline_flip_averages_the_mirrored_pass():
             maps, fields = super().forward(x)
             return maps * torch.linspace(0, 1, maps.shape[-1]), fields
 
-    left = LoadedModel("left", "pose", _Left(), {}, AIC14, 4, "", Path("."), "cpu")
-    c = Pipeline(left, None, PipelineConfig(flip=True)).forward_batch(
+    left = LoadedModel("left", "pose", _Left(), MANIFEST, AIC14, 4, "", Path("."), "cpu")
+    c = BottomupPipeline(left, None, PipelineConfig(flip=True)).forward_batch(
         [ImageInput(image, [], (1.0,))]).images[0]
     ramp = np.linspace(0, 1, a.maps.shape[-1])
     assert np.allclose(c.maps, a.maps * (ramp + ramp[::-1]) / 2, atol=1e-5)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from service.network.export import sha256_of
+from service.runtime.model_store import sha256_of
 from service.skeleton import AIC14
 from service.targets import TargetConfig
 from service.types import Box

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from service.runtime.pipeline import BatchOutput, ImageInput, ImageMaps
 
 from service.config import BatchConfig
 from service.metrics import Metrics
@@ -27,6 +26,8 @@ from service.runtime.batching import (
     QueueFull,
     WorkerStopped,
 )
+from service.runtime.bottomup import ImageMaps
+from service.runtime.protocol import BatchOutput, ImageInput
 from service.types import Pose
 
 WINDOW_S = 30.0  # a batching window no passing test waits out

@@ -14,7 +14,8 @@ import torch
 from runtime_fakes import STRIDE, FixedMaps, SceneData, box, encode_targets, make_scene, write_model
 
 from service.config import Settings
-from service.runtime.pipeline import Pipeline, PipelineConfig
+from service.runtime.factory import detector_for, load_pipeline
+from service.runtime.protocol import PipelineConfig
 
 
 class FixedMapsAndBoxes(torch.nn.Module):
@@ -62,7 +63,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
 
 
 def test_boxes_come_from_the_pose_model_itself(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-boxes", None, "cpu", store, PipelineConfig())
+    pipeline = load_pipeline("pose-boxes", None, "cpu", store, PipelineConfig())
     poses = pipeline.predict(scene.image).poses
     assert len(poses) == 2
     assert {p.box.source for p in poses if p.box is not None} == {"box_head"}
@@ -73,14 +74,14 @@ def test_boxes_come_from_the_pose_model_itself(store: Path, scene: SceneData) ->
 def test_boxes_follow_scales_and_the_working_size(store: Path, scene: SceneData) -> None:
     big = np.repeat(np.repeat(scene.image, 2, axis=0), 2, axis=1)  # 2x the working size
     config = PipelineConfig(working_size=scene.image.shape[1], scales=(0.8, 1.25))
-    pipeline = Pipeline.from_store("pose-boxes", None, "cpu", store, config)
+    pipeline = load_pipeline("pose-boxes", None, "cpu", store, config)
     poses = pipeline.predict(big).poses
     found = sorted([p.box.x1, p.box.y1, p.box.x2, p.box.y2] for p in poses if p.box)
     assert np.allclose(found, 2 * np.array(sorted(scene.boxes)), atol=0.1)
 
 
 def test_client_boxes_override_the_head(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-boxes", None, "cpu", store, PipelineConfig())
+    pipeline = load_pipeline("pose-boxes", None, "cpu", store, PipelineConfig())
     poses = pipeline.predict(scene.image, boxes=[box(scene.boxes[1])]).poses
     assert len(poses) == 1 and poses[0].box is not None and poses[0].box.source == "client"
 
@@ -89,18 +90,18 @@ def test_settings_load_no_detector_for_a_box_head(store: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BOXPOSE_DETECTOR_MODEL", raising=False)
     settings = Settings(pose_model="pose-boxes", model_store=store)
-    assert settings.runtime().detector_model is None
+    assert detector_for(settings.runtime()) is None
     chosen = Settings(pose_model="pose-boxes", model_store=store, detector_model="other")
-    assert chosen.runtime().detector_model == "other"  # the separate detector stays an option
+    assert detector_for(chosen.runtime()) == "other"  # the separate detector stays an option
 
 
 def test_detect_missing_gives_the_heads_boxes_in_original_pixels(store: Path, scene: SceneData
                                                                  ) -> None:  # fmt: skip
-    from service.runtime.pipeline import ImageInput
+    from service.runtime.protocol import ImageInput
 
     big = np.repeat(np.repeat(scene.image, 2, axis=0), 2, axis=1)
     config = PipelineConfig(working_size=scene.image.shape[1])
-    pipeline = Pipeline.from_store("pose-boxes", None, "cpu", store, config)
+    pipeline = load_pipeline("pose-boxes", None, "cpu", store, config)
     (found,), (given,) = (pipeline.detect_missing([ImageInput(big, b, (1.0,))])
                           for b in (None, [box(scene.boxes[0])]))  # fmt: skip
     assert found is not None and {b.source for b in found} == {"box_head"}

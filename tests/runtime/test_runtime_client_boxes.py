@@ -7,7 +7,8 @@ import pytest
 from runtime_fakes import SceneData, box, make_scene, make_store
 
 from service.runtime.client_boxes import answer_each_box, empty_pose
-from service.runtime.pipeline import Pipeline
+from service.runtime.factory import load_pipeline
+from service.runtime.protocol import PoseModel
 from service.types import Box, Pose
 
 BACKGROUND = [292.0, 2.0, 318.0, 28.0]  # top right corner of the scene: nobody there
@@ -19,13 +20,13 @@ def scene() -> SceneData:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Pipeline:
+def pipeline(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> PoseModel:
     store = make_store(tmp_path_factory.mktemp("store"), scene)
-    return Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store)
+    return load_pipeline("pose-fixed", "detector-fixed", "cpu", store)
 
 
 def test_each_box_is_answered_in_order_even_empty_and_duplicate(
-    pipeline: Pipeline, scene: SceneData
+    pipeline: PoseModel, scene: SceneData
 ) -> None:
     boxes = [box(scene.boxes[1]), box(BACKGROUND), box(scene.boxes[0]), box(scene.boxes[0])]
     poses = pipeline.predict(scene.image, boxes).poses
@@ -64,7 +65,7 @@ def test_no_reparse_when_every_box_has_its_pose() -> None:
     assert empty_pose(boxes[0], 14).keypoints.shape == (14, 3)
 
 
-def test_detector_boxes_are_not_padded_with_empty_poses(pipeline: Pipeline, scene: SceneData
+def test_detector_boxes_are_not_padded_with_empty_poses(pipeline: PoseModel, scene: SceneData
                                                         ) -> None:  # fmt: skip
     poses = pipeline.predict(scene.image).poses
     assert len(poses) == 2 and all(p.score > 0 for p in poses)

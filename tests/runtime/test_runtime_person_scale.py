@@ -12,8 +12,10 @@ import torch
 from runtime_fakes import STRIDE, SceneData, box, make_scene
 from test_runtime_box_head import write_box_head_model
 
+from service.runtime.factory import load_pipeline
+from service.runtime.model_store import ModelStoreError, parse_manifest
 from service.runtime.person_scale import PersonScale, merge_boxes, scaled
-from service.runtime.pipeline import Pipeline, PipelineConfig
+from service.runtime.protocol import PipelineConfig, PoseModel
 from service.skeleton import AIC14
 from service.types import Box
 
@@ -75,15 +77,20 @@ def test_box_pass_scale_and_requested_scales() -> None:
 
 
 def test_manifest_block() -> None:
-    assert PersonScale.from_manifest({}) is None
-    rule = PersonScale.from_manifest({"person_scale": {"person_size": 200, "box_long_side": 256}})
-    assert rule == PersonScale(200.0, (256,), 0.25, 2.0, 1.0, 3)
-    tuned = PersonScale.from_manifest({"person_scale": {"person_size": 200, "span_octaves": 0.5,
-                                                        "max_passes": 2}})
+    def of(block: dict | None) -> PersonScale | None:
+        raw = {"kind": "pose", "file": "m.pt", "sha256": "0"}
+        manifest = parse_manifest("p", raw if block is None else {**raw, "person_scale": block})
+        return PersonScale.from_spec(manifest.person_scale)
+
+    assert of(None) is None
+    assert of({"person_size": 200, "box_long_side": 256}) == PersonScale(200.0, (256,), 0.25,
+                                                                         2.0, 1.0, 3)
+    tuned = of({"person_size": 200, "span_octaves": 0.5, "max_passes": 2})
     assert tuned == PersonScale(200.0, (), 0.25, 2.0, 0.5, 2)
-    both = PersonScale.from_manifest({"person_scale": {"person_size": 200,
-                                                       "box_long_side": [256, 512]}})
+    both = of({"person_size": 200, "box_long_side": [256, 512]})
     assert both is not None and both.box_long_side == (256, 512)
+    with pytest.raises(ModelStoreError, match="person_scale.person_size"):
+        of({"box_long_side": 256})  # a typed manifest names the missing field
 
 
 def test_boxes_of_several_passes_merge_by_overlap() -> None:
@@ -108,16 +115,16 @@ def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
     return root
 
 
-def spied(pipeline: Pipeline) -> list[float]:
+def spied(pipeline: PoseModel) -> list[float]:
     """The scales of every pose-net call the pipeline makes from now on."""
     calls: list[float] = []
-    forward = pipeline._forward_scale
+    forward = pipeline.net.forward_scale
 
     def spy(images: list[np.ndarray], scale: float):  # type: ignore[no-untyped-def]
         calls.append(scale)
         return forward(images, scale)
 
-    pipeline._forward_scale = spy  # type: ignore[method-assign]
+    pipeline.net.forward_scale = spy  # type: ignore[attr-defined]
     return calls
 
 
@@ -127,7 +134,7 @@ def expected_pose_scale(boxes: list[list[float]]) -> float:
 
 
 def test_box_pass_then_pose_pass_at_the_person_scale(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-scaled", None, "cpu", store, PipelineConfig())
+    pipeline = load_pipeline("pose-scaled", None, "cpu", store, PipelineConfig())
     calls = spied(pipeline)
     poses = pipeline.predict(scene.image).poses
     assert calls[0] == pytest.approx(BOX_LONG_SIDE / max(scene.image.shape[:2]))
@@ -145,7 +152,7 @@ def test_box_pass_then_pose_pass_at_the_person_scale(store: Path, scene: SceneDa
 
 
 def test_client_boxes_choose_the_scale_without_a_box_pass(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-scaled", None, "cpu", store,
+    pipeline = load_pipeline("pose-scaled", None, "cpu", store,
                                    PipelineConfig(scales=(0.8, 1.25)))
     calls = spied(pipeline)
     pipeline.predict(scene.image, boxes=[box(scene.boxes[0])])
@@ -154,7 +161,7 @@ def test_client_boxes_choose_the_scale_without_a_box_pass(store: Path, scene: Sc
 
 
 def test_person_scale_off_runs_the_requested_scales(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-scaled", None, "cpu", store,
+    pipeline = load_pipeline("pose-scaled", None, "cpu", store,
                                    PipelineConfig(person_scale=False))
     calls = spied(pipeline)
     assert len(pipeline.predict(scene.image).poses) == 2
@@ -162,9 +169,9 @@ def test_person_scale_off_runs_the_requested_scales(store: Path, scene: SceneDat
 
 
 def test_detect_missing_uses_the_box_pass(store: Path, scene: SceneData) -> None:
-    from service.runtime.pipeline import ImageInput
+    from service.runtime.protocol import ImageInput
 
-    pipeline = Pipeline.from_store("pose-scaled", None, "cpu", store, PipelineConfig())
+    pipeline = load_pipeline("pose-scaled", None, "cpu", store, PipelineConfig())
     calls = spied(pipeline)
     (found,) = pipeline.detect_missing([ImageInput(scene.image, None, (1.0,))])
     assert calls == [pytest.approx(BOX_LONG_SIDE / max(scene.image.shape[:2]))]
@@ -172,7 +179,7 @@ def test_detect_missing_uses_the_box_pass(store: Path, scene: SceneData) -> None
 
 
 def test_two_box_passes_find_each_person_once(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-two-passes", None, "cpu", store, PipelineConfig())
+    pipeline = load_pipeline("pose-two-passes", None, "cpu", store, PipelineConfig())
     calls = spied(pipeline)
     poses = pipeline.predict(scene.image).poses
     assert calls[:2] == [pytest.approx(0.5), pytest.approx(1.0)]  # 160 and 320 px of 320
@@ -213,7 +220,7 @@ def test_each_box_is_parsed_in_the_pass_of_its_own_scale(tmp_path: Path,
     manifest = json.loads(manifest_path.read_text())
     manifest["person_scale"] = {"person_size": 400, "max_scale": 2.0}
     manifest_path.write_text(json.dumps(manifest))
-    pipeline = Pipeline.from_store("pose-switch", None, "cpu", tmp_path, PipelineConfig())
+    pipeline = load_pipeline("pose-switch", None, "cpu", tmp_path, PipelineConfig())
     calls = spied(pipeline)
     # person 0 sent with a box 5x its ~200 px (scale 400 / 1,000: a 128-px wide input), person
     # 1 with its own box (scale 2: 640 px wide); one median scale would lose one of them
@@ -226,7 +233,7 @@ def test_each_box_is_parsed_in_the_pass_of_its_own_scale(tmp_path: Path,
         error = np.linalg.norm(pose.keypoints[found, :2] - truth[found, :2], axis=1)
         assert found.sum() >= 12 and np.median(error) < 2 * STRIDE / min(calls)
     # the configuration may hold the pipeline to one pass at the median person's scale
-    median = Pipeline.from_store("pose-switch", None, "cpu", tmp_path,
+    median = load_pipeline("pose-switch", None, "cpu", tmp_path,
                                  PipelineConfig(max_pose_passes=1))
     median_calls = spied(median)
     median.predict(scene.image, boxes=[box(grown), box(scene.boxes[1])])

@@ -1,4 +1,4 @@
-"""Pipeline contracts: padded batches equal single runs, boxes decide the detector, poses found."""
+"""PoseModel contracts: padded batches equal single runs, boxes decide the detector, poses found."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from runtime_fakes import SceneData, box, make_scene, make_store
 
+from service.runtime.factory import load_pipeline
 from service.runtime.model_store import ModelStoreError
 from service.runtime.padding import group_by_size
-from service.runtime.pipeline import ImageInput, Pipeline, PipelineConfig
+from service.runtime.protocol import ImageInput, PipelineConfig
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, scene: SceneData) -> Path:
 
 
 def test_padded_batch_matches_single_image_runs(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-tiny", None, "cpu", store)
+    pipeline = load_pipeline("pose-tiny", None, "cpu", store)
     small = np.ascontiguousarray(scene.image[:180, :250])
     alone = pipeline.forward_batch([ImageInput(small, [], (1.0,))]).images[0]
     batch = pipeline.forward_batch(
@@ -39,7 +40,7 @@ def test_padded_batch_matches_single_image_runs(store: Path, scene: SceneData) -
 
 
 def test_multi_scale_outputs_land_on_the_scale_one_grid(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-tiny", None, "cpu", store)
+    pipeline = load_pipeline("pose-tiny", None, "cpu", store)
     out = pipeline.forward_batch([ImageInput(scene.image, [], (0.7, 1.0, 1.3))]).images[0]
     assert out.maps.shape == (15, 60, 80) and out.fields.shape == (26, 60, 80)
 
@@ -52,7 +53,7 @@ def test_group_by_size_bounds_padding() -> None:
 
 
 def test_detector_boxes_and_client_boxes(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store)
+    pipeline = load_pipeline("pose-fixed", "detector-fixed", "cpu", store)
     client = [box(scene.boxes[1], "client", 1.0)]
     boxes = pipeline.detect_missing(
         [ImageInput(scene.image, None, (1.0,)), ImageInput(scene.image, client, (1.0,))]
@@ -62,7 +63,7 @@ def test_detector_boxes_and_client_boxes(store: Path, scene: SceneData) -> None:
 
 
 def test_predict_finds_the_scene_people(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store)
+    pipeline = load_pipeline("pose-fixed", "detector-fixed", "cpu", store)
     result = pipeline.predict(scene.image)
     assert len(result.poses) == 2 and result.timings.forward >= 0
     found = sorted(result.poses, key=lambda p: p.keypoints[12, 0])
@@ -74,7 +75,7 @@ def test_predict_finds_the_scene_people(store: Path, scene: SceneData) -> None:
 
 
 def test_without_a_detector_boxes_come_from_greedy_grouping(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-fixed", None, "cpu", store, PipelineConfig())
+    pipeline = load_pipeline("pose-fixed", None, "cpu", store, PipelineConfig())
     poses = pipeline.predict(scene.image).poses
     assert len(poses) == 2
     assert {p.box.source for p in poses if p.box is not None} == {"greedy"}
@@ -82,26 +83,29 @@ def test_without_a_detector_boxes_come_from_greedy_grouping(store: Path, scene: 
 
 def test_wrong_kinds_and_missing_models_are_refused(store: Path) -> None:
     with pytest.raises(ModelStoreError):
-        Pipeline.from_store("detector-fixed", None, "cpu", store)
+        load_pipeline("detector-fixed", None, "cpu", store)
     with pytest.raises(ModelStoreError):
-        Pipeline.from_store("pose-fixed", "pose-fixed", "cpu", store)
+        load_pipeline("pose-fixed", "pose-fixed", "cpu", store)
     with pytest.raises(ModelStoreError, match="not found"):
-        Pipeline.from_store("missing", None, "cpu", store)
+        load_pipeline("missing", None, "cpu", store)
 
 
 def test_detector_threshold_prefers_the_manifest_recommendation():
     from types import SimpleNamespace
 
-    from service.runtime.pipeline import _threshold
+    from service.runtime.common import detector_threshold
+    from service.runtime.model_store import parse_manifest
 
-    detector = SimpleNamespace(
-        manifest={"recommended_score_threshold": 0.26, "internal": {"score_threshold": 0.01}}
-    )
-    assert _threshold(detector, None) == 0.26  # type: ignore[arg-type]
-    assert _threshold(detector, 0.5) == 0.5  # type: ignore[arg-type]
-    floor_only = SimpleNamespace(manifest={"internal": {"score_threshold": 0.05}})
-    assert _threshold(floor_only, None) == 0.05  # type: ignore[arg-type]
-    assert _threshold(None, None) == 0.3
+    manifest = parse_manifest("d", {"kind": "detector", "file": "m.pt", "sha256": "0",
+                                    "recommended_score_threshold": 0.26,
+                                    "internal": {"score_threshold": 0.01}})
+    detector = SimpleNamespace(manifest=manifest)
+    assert detector_threshold(detector, None) == 0.26  # type: ignore[arg-type]
+    assert detector_threshold(detector, 0.5) == 0.5  # type: ignore[arg-type]
+    floor_only = SimpleNamespace(manifest=parse_manifest("d", {
+        "kind": "detector", "file": "m.pt", "sha256": "0", "internal": {"score_threshold": 0.05}}))
+    assert detector_threshold(floor_only, None) == 0.05  # type: ignore[arg-type]
+    assert detector_threshold(None, None) == 0.3
 
 
 def upscaled(scene: SceneData, factor: int) -> np.ndarray:
@@ -113,7 +117,7 @@ def test_models_run_at_the_working_size_and_answer_in_original_pixels(
     store: Path, scene: SceneData
 ) -> None:
     config = PipelineConfig(working_size=320)
-    pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store, config)
+    pipeline = load_pipeline("pose-fixed", "detector-fixed", "cpu", store, config)
     big = upscaled(scene, 3)  # 960x720: the models see it at 320x240
     out = pipeline.forward_batch([ImageInput(big, None, (1.0,))]).images[0]
     assert out.maps.shape == (15, 60, 80)  # the grid of 320x240, not of 960x720 (180, 240)
@@ -133,7 +137,7 @@ def test_models_run_at_the_working_size_and_answer_in_original_pixels(
 def test_a_smaller_rendition_with_the_original_size_answers_alike(
     store: Path, scene: SceneData
 ) -> None:
-    pipeline = Pipeline.from_store("pose-fixed", "detector-fixed", "cpu", store,
+    pipeline = load_pipeline("pose-fixed", "detector-fixed", "cpu", store,
                                    PipelineConfig(working_size=320))  # fmt: skip
     whole = pipeline.predict(upscaled(scene, 4)).poses
     rendition = pipeline.predict(upscaled(scene, 2), size=(960, 1280)).poses
@@ -143,7 +147,7 @@ def test_a_smaller_rendition_with_the_original_size_answers_alike(
 
 
 def test_working_size_zero_runs_the_whole_image(store: Path, scene: SceneData) -> None:
-    pipeline = Pipeline.from_store("pose-fixed", None, "cpu", store, PipelineConfig(working_size=0))
+    pipeline = load_pipeline("pose-fixed", None, "cpu", store, PipelineConfig(working_size=0))
     out = pipeline.forward_batch([ImageInput(upscaled(scene, 3), [], (1.0,))]).images[0]
     assert pipeline.working_size == 0 and out.maps.shape == (15, 180, 240)
 
@@ -151,10 +155,13 @@ def test_working_size_zero_runs_the_whole_image(store: Path, scene: SceneData) -
 def test_working_size_from_settings_else_manifest_else_848(store: Path) -> None:
     from types import SimpleNamespace
 
-    from service.runtime.pipeline import _working_size
+    from service.runtime.common import working_size
+    from service.runtime.model_store import parse_manifest
 
-    assert Pipeline.from_store("pose-fixed", None, "cpu", store).working_size == 848
-    named = SimpleNamespace(manifest={"working_size": 640})
-    assert _working_size(named, None) == 640  # type: ignore[arg-type]
-    assert _working_size(named, 0) == 0  # type: ignore[arg-type]
-    assert _working_size(SimpleNamespace(manifest={}), None) == 848  # type: ignore[arg-type]
+    assert load_pipeline("pose-fixed", None, "cpu", store).working_size == 848
+    named = SimpleNamespace(manifest=parse_manifest("p", {"kind": "pose", "file": "m.pt",
+                                                          "sha256": "0", "working_size": 640}))
+    assert working_size(named, None) == 640  # type: ignore[arg-type]
+    assert working_size(named, 0) == 0  # type: ignore[arg-type]
+    bare = parse_manifest("p", {"kind": "pose", "file": "m.pt", "sha256": "0"})
+    assert working_size(SimpleNamespace(manifest=bare), None) == 848  # type: ignore[arg-type]

@@ -22,8 +22,9 @@ import torch
 from service.config import Settings
 from service.network.blazepose import landmark_net_from_torchscript
 from service.network.blazepose_topdown import TopdownLandmarks
+from service.runtime.factory import detector_for, load_pipeline
 from service.runtime.model_store import MODEL_STORE, load_model
-from service.runtime.pipeline import ImageInput, Pipeline
+from service.runtime.protocol import ImageInput, PoseModel
 from service.runtime.topdown import TopdownPipeline
 from service.skeleton import AIC14
 from service.types import Box
@@ -59,8 +60,8 @@ def assert_near_mediapipe(keypoints: np.ndarray, scale: float = 1.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def pipeline() -> Pipeline:
-    return Pipeline.from_store(TOPDOWN, DETECTOR)
+def pipeline() -> PoseModel:
+    return load_pipeline(TOPDOWN, DETECTOR)
 
 
 @pytest.mark.parametrize("name", [TOPDOWN, DETECTOR])
@@ -97,7 +98,7 @@ def test_torchscript_round_trip() -> None:
     assert torch.equal(a, b) and torch.equal(fa, fb)
 
 
-def test_a_topdown_manifest_builds_the_topdown_pipeline(pipeline: Pipeline) -> None:
+def test_a_topdown_manifest_builds_the_topdown_pipeline(pipeline: PoseModel) -> None:
     assert isinstance(pipeline, TopdownPipeline)
     assert pipeline.skeleton == AIC14
     assert [m.kind for m in pipeline.models] == ["topdown", "detector"]
@@ -105,17 +106,17 @@ def test_a_topdown_manifest_builds_the_topdown_pipeline(pipeline: Pipeline) -> N
 
 def test_unset_detector_is_the_topdown_models_own(tmp_path: Path) -> None:
     # the manifest names the union first, BlazePose's own detector where a store lacks it
-    assert Settings(pose_model=TOPDOWN).runtime().detector_model == UNION
-    assert Settings(pose_model=TOPDOWN, detector_model="").runtime().detector_model is None
+    assert detector_for(Settings(pose_model=TOPDOWN).runtime()) == UNION
+    assert detector_for(Settings(pose_model=TOPDOWN, detector_model="").runtime()) is None
     assert Settings().runtime().pose_model == TOPDOWN  # the default serves BlazePose
-    assert Settings().runtime().detector_model == UNION
-    assert Settings(pose_model="pose-lite").runtime().detector_model == "detector-lite"
+    assert detector_for(Settings().runtime()) == UNION
+    assert detector_for(Settings(pose_model="pose-lite").runtime()) == "detector-lite"
     for name in (TOPDOWN, DETECTOR):  # a store without the union (a plain import)
         (tmp_path / name).mkdir()
         shutil.copy(MODEL_STORE / name / "manifest.json", tmp_path / name / "manifest.json")
-    assert Settings(pose_model=TOPDOWN, model_store=tmp_path).runtime().detector_model == DETECTOR
+    assert detector_for(Settings(pose_model=TOPDOWN, model_store=tmp_path).runtime()) == DETECTOR
     shutil.rmtree(tmp_path / DETECTOR)  # neither: the last named, so loading it says it is missing
-    assert Settings(pose_model=TOPDOWN, model_store=tmp_path).runtime().detector_model == DETECTOR
+    assert detector_for(Settings(pose_model=TOPDOWN, model_store=tmp_path).runtime()) == DETECTOR
 
 
 def test_the_bundled_union_keeps_one_astronaut() -> None:
@@ -124,12 +125,12 @@ def test_the_bundled_union_keeps_one_astronaut() -> None:
     union = load_model(UNION)
     assert union.kind == "detector" and union.manifest["union"]["verify_grow"] > 0
     assert (MODEL_STORE / UNION / "model.pt").stat().st_size < 25 * 1024 * 1024
-    poses = Pipeline.from_store(TOPDOWN, UNION).predict(astronaut()).poses
+    poses = load_pipeline(TOPDOWN, UNION).predict(astronaut()).poses
     assert len(poses) == 1
     assert_near_mediapipe(poses[0].keypoints)
 
 
-def test_astronaut_matches_mediapipe(pipeline: Pipeline) -> None:
+def test_astronaut_matches_mediapipe(pipeline: PoseModel) -> None:
     poses = pipeline.predict(astronaut()).poses
     assert len(poses) == 1
     assert poses[0].box is not None and poses[0].box.source == "detector"
@@ -140,14 +141,14 @@ def test_astronaut_matches_mediapipe(pipeline: Pipeline) -> None:
     assert 0 < top[1] < neck[1] - 150  # the head top well above the neck, inside the photo
 
 
-def test_working_size_maps_back_to_original_pixels(pipeline: Pipeline) -> None:
+def test_working_size_maps_back_to_original_pixels(pipeline: PoseModel) -> None:
     big = cv2.resize(astronaut(), (1536, 1536), interpolation=cv2.INTER_CUBIC)
     poses = pipeline.predict(big).poses  # run at the manifest's working size (1024)
     assert len(poses) == 1
     assert_near_mediapipe(poses[0].keypoints, scale=3.0)
 
 
-def test_client_boxes_answered_one_to_one(pipeline: Pipeline) -> None:
+def test_client_boxes_answered_one_to_one(pipeline: PoseModel) -> None:
     image = np.concatenate([astronaut(), np.full((512, 512, 3), 128, np.uint8)], axis=1)
     boxes = [Box(600.0, 100.0, 900.0, 400.0), Box(0.0, 0.0, 420.0, 512.0)]  # grey, person
     poses = pipeline.predict(image, boxes=boxes).poses
@@ -156,7 +157,7 @@ def test_client_boxes_answered_one_to_one(pipeline: Pipeline) -> None:
     assert poses[1].score > 0.5 and (poses[1].keypoints[:, 2] > 0).all()
 
 
-def test_detect_missing_gives_the_clipped_detector_boxes(pipeline: Pipeline) -> None:
+def test_detect_missing_gives_the_clipped_detector_boxes(pipeline: PoseModel) -> None:
     client = [Box(1.0, 2.0, 30.0, 40.0)]
     found = pipeline.detect_missing([ImageInput(astronaut(), None, (1.0,)),
                                      ImageInput(astronaut(), client, (1.0,))])

@@ -12,7 +12,8 @@ import torch
 from service.detector.blazepose import anchor_centres, weighted_nms
 from service.network.blazepose_topdown import refine_from_heatmaps
 from service.runtime.blazepose_joints import HEAD_TOP_UP, to_aic14, to_skeleton
-from service.runtime.topdown import Square, body_angle
+from service.runtime.crops import Square
+from service.runtime.outputs import DetectorRows
 from service.skeleton import AIC14
 from service.types import Box
 
@@ -95,7 +96,7 @@ def test_body_angle_turns_hip_to_head_upright() -> None:
     rows = np.zeros((2, 13))
     rows[0, 5:9] = [100, 200, 100, 50]  # body point straight above the hips: no rotation
     rows[1, 5:9] = [100, 200, 200, 200]  # body point to the right: rotate by 90 degrees
-    np.testing.assert_allclose(body_angle(rows), [0.0, math.pi / 2], atol=1e-9)
+    np.testing.assert_allclose(DetectorRows.of(rows).angles(), [0.0, math.pi / 2], atol=1e-9)
 
 
 def test_aic14_mapping_and_derived_joints() -> None:

@@ -92,7 +92,7 @@ def test_openpose_style_preset_trains_exports_and_serves(scenes, tmp_path, monke
     narrow 2-stage stand-in of vgg-6stage, registered like it, so the test runs in seconds."""
     from service.network.net import build_network
     from service.network.openpose import OPENPOSE_PRESETS, OpenPoseConfig, OpenPoseNet
-    from service.runtime.pipeline import Pipeline
+    from service.runtime.factory import load_pipeline
     from service.skeleton import AIC14
 
     narrow = OpenPoseConfig(name="vgg-narrow", vgg_blocks=((8, 8), (8, 8), (16, 16), (16, 16)),
@@ -116,7 +116,7 @@ def test_openpose_style_preset_trains_exports_and_serves(scenes, tmp_path, monke
     with torch.no_grad():
         maps, fields = model.module(torch.rand(1, 3, 80, 96) * 255)
     assert maps.shape == (1, 15, 10, 12) and fields.shape == (1, 26, 10, 12)
-    pipeline = Pipeline.from_store("vgg-test", None, store=tmp_path / "store")
+    pipeline = load_pipeline("vgg-test", None, store=tmp_path / "store")
     image = np.full((80, 96, 3), 128, np.uint8)
     from service.types import Box
 

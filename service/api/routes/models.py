@@ -1,4 +1,4 @@
-"""GET the loaded models: name, version, kind, skeleton, stride, device, sha256."""
+"""GET the loaded models (name, version, kind, skeleton, stride, device, sha256) and the parser."""
 
 from __future__ import annotations
 
@@ -13,4 +13,6 @@ router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Authorised])
 @router.get("/models", response_model=ModelsResponse, responses=ERROR_RESPONSES,
             summary="The loaded models")  # fmt: skip
 async def models(runtime: ServingRuntime) -> ModelsResponse:
-    return ModelsResponse(models=[describe(m) for m in runtime.pipeline.models])
+    pipeline = runtime.pipeline
+    return ModelsResponse(models=[describe(m) for m in pipeline.models],
+                          parser=pipeline.config.parser_name)

@@ -32,7 +32,7 @@ from service.runtime.images import DecodedImage, decode_image, encode_png
 from service.runtime.keypoint_output import keypoint_layout
 from service.runtime.lifecycle import Runtime
 from service.runtime.render import render
-from service.types import Pose
+from service.types import BoxSource, Pose
 
 router = APIRouter(prefix="/v1", tags=["poses"], dependencies=[Authorised])
 
@@ -184,4 +184,4 @@ def _response(
 
 def _kept(pose: Pose, threshold: float) -> bool:
     """Above the score threshold, or answering a client box (each is answered)."""
-    return pose.score >= threshold or (pose.box is not None and pose.box.source == "client")
+    return pose.score >= threshold or (pose.box is not None and pose.box.source is BoxSource.CLIENT)
