@@ -6,12 +6,23 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from service.data.synth.writer import write_dataset
-from service.detector.data import load_rgb
+from service.detector.data import BoxRecord, load_rgb, read_coco_boxes
+from service.detector.evaluate import box_ap, evaluate_detector
 from service.detector.train import DetectorTrainConfig, train_detector
 from service.runtime.model_store import load_model
+
+
+def people_moved(records: list[BoxRecord], shift: float) -> list[dict[str, object]]:
+    """Each record's people as score-1 detections, moved right by `shift` x their width: IoU
+    with their own box (1 - shift) / (1 + shift)."""
+    return [{"image_id": i, "category_id": 1, "score": 1.0,
+             "bbox": [float(b[0] + shift * (b[2] - b[0])), float(b[1]), float(b[2] - b[0]),
+                      float(b[3] - b[1])]}
+            for i, rec in enumerate(records, start=1) for b in rec.boxes]  # fmt: skip
 
 
 def test_train_export_reload_predict(tmp_path: Path) -> None:
@@ -23,7 +34,8 @@ def test_train_export_reload_predict(tmp_path: Path) -> None:
         warmup_steps=1,
     )  # fmt: skip
     ap = train_detector(cfg, command="test")
-    assert 0.0 <= ap.ap50 <= 1.0 and ap.images == 4
+    records = read_coco_boxes(data)
+    assert ap.images == 4 and ap.people == sum(len(r.boxes) for r in records) > 0
     assert (tmp_path / "runs" / "last.pt").is_file()
     steps = (tmp_path / "runs" / "steps.csv").read_text().splitlines()
     assert steps[0] == "step,loss" and len(steps) == 3  # header + 2 steps
@@ -35,6 +47,16 @@ def test_train_export_reload_predict(tmp_path: Path) -> None:
     assert manifest["training"]["steps"] == 2 and manifest["training"]["command"] == "test"
     assert manifest["trained_on"]["train"]["data_seed"] == 7
     assert manifest["validation"]["ap50"] == ap.ap50
+    # The figure is the exported model's own box AP on the validation images ...
+    again = evaluate_detector(model.module, records)
+    assert (again.ap50, again.ap, again.detections) == pytest.approx((ap.ap50, ap.ap,
+                                                                      ap.detections))
+    # ... by an evaluator that scores the people themselves 1, and moved boxes by their IoU:
+    # 0.2 of a width -> IoU 2/3 (a hit at 0.50..0.65: AP 0.4); 0.5 -> IoU 1/3 (none).
+    assert box_ap(records, people_moved(records, 0.0)).ap50 == pytest.approx(1.0)
+    moved = box_ap(records, people_moved(records, 0.2))
+    assert (moved.ap50, moved.ap, moved.ap75) == pytest.approx((1.0, 0.4, 0.0))
+    assert box_ap(records, people_moved(records, 0.5)).ap50 == pytest.approx(0.0)
     image = torch.from_numpy(load_rgb(next((data / "images").glob("*.jpg")))).permute(2, 0, 1)
     out = model.module(image[None].float())
     k = manifest["output"]["K"]
