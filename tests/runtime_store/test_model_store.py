@@ -52,3 +52,30 @@ def test_rejects_symlink_out_of_the_store(store, tmp_path):
 def test_missing_model_says_so(store):
     with pytest.raises(ModelStoreError, match="not found"):
         load_model("nope", store)
+
+
+def test_a_bad_manifest_field_is_named(store):
+    path = store / "pose-tiny" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, "output_stride": "eight"}))
+    with pytest.raises(ModelStoreError, match="field 'output_stride'"):
+        load_model("pose-tiny", store)
+    path.write_text(json.dumps({**manifest, "box_head": {"recommended_score_threshold": 2}}))
+    with pytest.raises(ModelStoreError, match="field 'box_head.recommended_score_threshold'"):
+        load_model("pose-tiny", store)
+
+
+def test_the_typed_manifest_keeps_its_descriptive_keys(store):
+    model = load_model("pose-tiny", store)
+    assert model.manifest.output_stride == 4 and model.manifest.box_head is None
+    assert model.manifest["validation"] == {} and model.manifest["num_parameters"] > 0
+    assert model.manifest.get("no such key", "absent") == "absent"
+
+
+def test_the_store_is_read_from_the_settings(store, monkeypatch):
+    from service.runtime.model_store import MODEL_STORE, default_store
+
+    monkeypatch.delenv("BOXPOSE_MODEL_STORE", raising=False)
+    assert default_store() == MODEL_STORE
+    monkeypatch.setenv("BOXPOSE_MODEL_STORE", str(store))
+    assert default_store() == store and load_model("pose-tiny").stride == 4
