@@ -6,9 +6,15 @@ that TorchScript compiles and whose parameters can be fine-tuned:
 - `Conv2D` and `DepthwiseConv2dNative` become `nn.Conv2d` (HWIO / HWC1 weights -> OIHW; a
   depthwise one has `groups` = its channels), named after the TF scope of the node
   (`MobilenetV1/Conv2d_1_depthwise/depthwise` -> `MobilenetV1.Conv2d_1_depthwise`);
+  Grappler's fused forms (`_FusedConv2D`, `FusedDepthwiseConv2dNative`, fused_ops BiasAdd then
+  optionally Relu or Relu6) are the same convolution with its bias and activation;
 - a `BiasAdd` right after a convolution (batch norm folded into a bias) becomes that
   convolution's bias; any other `BiasAdd` is its own `Bias` module;
-- `Relu`, `ConcatV2` (NHWC axis -> NCHW axis) and `MaxPool` are functions;
+- `Relu`, `Relu6`, `Sigmoid`, `AddV2` / `Sub` / `Mul` (of two tensors, or of a tensor and a
+  constant kept as a buffer), `ConcatV2` (NHWC axis -> NCHW axis), `MaxPool` and
+  `ResizeBilinear` (`tf_ops`: TF's exact sampling; its size a Const or, as Keras's UpSampling2D
+  writes it, Shape(x)[1:3] * Const, folded to x's size times the factor) are functions;
+- `Cast` to float is the identity (the module's input is already float32);
 - TF's SAME padding is `same_pad`: total max((ceil(n/s) - 1) s + k - n, 0), the smaller half
   before (stride 2 on an even size pads 0 before and 1 after). Odd kernels at stride 1 are
   symmetric and use the convolution's own padding.
@@ -20,47 +26,36 @@ rank is refused naming the node.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import fx, nn
 
 from service.errors import BoxposeError
 from service.importers.tf_graphdef import Graph, Node
+from service.importers.tf_ops import (
+    Bias,
+    ConstBinary,
+    max_pool_same,
+    nchw_constant,
+    relu6,
+    resize_bilinear,
+    resize_scaled,
+    same_pad,
+)
 
-SUPPORTED_OPS = ("Placeholder", "Const", "Identity", "Conv2D", "DepthwiseConv2dNative",
-                 "BiasAdd", "Relu", "ConcatV2", "MaxPool")  # fmt: skip
+__all__ = ["SUPPORTED_OPS", "needed", "same_pad", "to_torch"]
+
+CONVOLUTIONS = ("Conv2D", "DepthwiseConv2dNative", "_FusedConv2D", "FusedDepthwiseConv2dNative")
+ACTIVATIONS: dict[str, Callable[..., torch.Tensor]] = {
+    "Relu": torch.relu, "Relu6": relu6, "Sigmoid": torch.sigmoid}
+BINARY: dict[str, tuple[str, Callable[..., torch.Tensor]]] = {
+    "AddV2": ("add", torch.add), "Sub": ("sub", torch.sub), "Mul": ("mul", torch.mul)}
+SUPPORTED_OPS = ("Placeholder", "Const", "Identity", *CONVOLUTIONS, "BiasAdd", *ACTIVATIONS,
+                 *BINARY, "Cast", "ConcatV2", "MaxPool", "ResizeBilinear")  # fmt: skip
+_DT_FLOAT = 1
 _NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1, -1: 1, -2: 3, -3: 2, -4: 0}
-
-
-def same_pad(x: torch.Tensor, kernel_h: int, kernel_w: int, stride_h: int, stride_w: int,
-             value: float) -> torch.Tensor:  # fmt: skip
-    """(B, C, H, W) -> padded as TF's SAME padding does before a (k, s) window."""
-    height, width = x.shape[-2], x.shape[-1]
-    pad_h = max((-(-height // stride_h) - 1) * stride_h + kernel_h - height, 0)
-    pad_w = max((-(-width // stride_w) - 1) * stride_w + kernel_w - width, 0)
-    return F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2],
-                 value=value)  # fmt: skip
-
-
-def max_pool_same(x: torch.Tensor, kernel_h: int, kernel_w: int, stride_h: int, stride_w: int
-                  ) -> torch.Tensor:  # fmt: skip
-    """TF's MaxPool with SAME padding: padded cells never win (-inf)."""
-    padded = same_pad(x, kernel_h, kernel_w, stride_h, stride_w, float("-inf"))
-    return F.max_pool2d(padded, [kernel_h, kernel_w], [stride_h, stride_w])
-
-
-class Bias(nn.Module):
-    """A BiasAdd that follows no convolution: x + b over the channels."""
-
-    def __init__(self, bias: np.ndarray) -> None:
-        super().__init__()
-        self.bias = nn.Parameter(torch.from_numpy(np.ascontiguousarray(bias, np.float32)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.bias.view(1, -1, 1, 1)
 
 
 def _scope(name: str) -> str:
@@ -79,6 +74,23 @@ class _Builder:
         for node in graph.nodes.values():
             for name in node.inputs:
                 self.consumers[name] = self.consumers.get(name, 0) + 1
+        self.ops = self._ops()
+        self.folded = self._size_nodes()
+
+    def _size_nodes(self) -> set[str]:
+        """Nodes that only compute a resize's size (up to the Shape they read): folded."""
+        folded: set[str] = set()
+        stack = [n.inputs[1] for n in self.graph.nodes.values()
+                 if n.op == "ResizeBilinear" and len(n.inputs) > 1]  # fmt: skip
+        while stack:
+            name = stack.pop()
+            node = self.graph.nodes.get(name)
+            if node is None or name in folded:
+                continue
+            folded.add(name)
+            if node.op != "Shape":
+                stack.extend(node.inputs)
+        return folded
 
     def constant(self, node: Node, index: int) -> np.ndarray:
         if len(node.inputs) <= index:
@@ -125,7 +137,7 @@ class _Builder:
         padding = node.attrs.get("padding", "SAME")
         if padding not in ("SAME", "VALID"):
             raise BoxposeError(f"{node.name} ({node.op}): padding {padding!r} is not supported")
-        if node.op == "DepthwiseConv2dNative":  # (kh, kw, C, m) -> (C m, 1, kh, kw)
+        if "Depthwise" in node.op:  # (kh, kw, C, m) -> (C m, 1, kh, kw)
             torch_weight = weight.transpose(2, 3, 0, 1).reshape(cin * mult, 1, kh, kw)
             cout, groups = cin * mult, cin
         else:  # (kh, kw, in, out) -> (out, in, kh, kw)
@@ -135,18 +147,33 @@ class _Builder:
         conv = nn.Conv2d(cin, cout, (kh, kw), (stride_h, stride_w), pad, groups=groups,
                          bias=False)
         conv.weight.data = torch.from_numpy(np.ascontiguousarray(torch_weight, np.float32))
-        follower = self._bias_follower(node)
-        if follower is not None:
+        activation, bias_node, bias_index = self._fused(node)
+        if bias_node is not None:
             conv.bias = nn.Parameter(torch.from_numpy(
-                np.ascontiguousarray(self.constant(follower, 1), np.float32)))
+                np.ascontiguousarray(self.constant(bias_node, bias_index), np.float32)))
         key = self.add_module(_scope(node.name), conv)
         x = self.value(node)
         if padding == "SAME" and not symmetric:
             x = self.fx.call_function(same_pad, (x, kh, kw, stride_h, stride_w, 0.0))
         out = self.fx.call_module(key, (x,))
-        if follower is not None:
-            self.values[follower.name] = out
+        if bias_node is not None and bias_node is not node:
+            self.values[bias_node.name] = out
+        if activation:
+            out = self.fx.call_function(ACTIVATIONS[activation], (out,))
         return out
+
+    def _fused(self, node: Node) -> tuple[str, Node | None, int]:
+        """(activation or "", the node holding the bias, its input index): a fused op's own
+        fused_ops, else the BiasAdd that follows it alone."""
+        if not node.op.startswith(("_Fused", "Fused")):
+            follower = self._bias_follower(node)
+            return "", follower, 1
+        fused = list(node.attrs.get("fused_ops") or [])
+        if fused[:1] != ["BiasAdd"] or len(fused) > 2 or fused[1:] not in ([], ["Relu"],
+                                                                           ["Relu6"]):
+            raise BoxposeError(f"{node.name} ({node.op}): fused_ops {fused} not supported "
+                               "(BiasAdd, then optionally Relu or Relu6)")  # fmt: skip
+        return (fused[1] if len(fused) == 2 else ""), node, 2
 
     def _bias_follower(self, node: Node) -> Node | None:
         """The BiasAdd reading only this convolution's output, when it is its one consumer."""
@@ -157,47 +184,113 @@ class _Builder:
                 return other
         return None
 
+    def binary(self, node: Node) -> fx.Node:
+        name, function = BINARY[node.op]
+        if len(node.inputs) != 2:
+            raise BoxposeError(f"{node.name} ({node.op}): expected 2 inputs")
+        const = [i in self.graph.constants for i in node.inputs]
+        if all(const):
+            raise BoxposeError(f"{node.name} ({node.op}): both inputs constant (fold it)")
+        if not any(const):
+            return self.fx.call_function(function, (self.value(node, 0), self.value(node, 1)))
+        index = const.index(True)
+        value = nchw_constant(self.constant(node, index))
+        if value is None:
+            raise BoxposeError(f"{node.name} ({node.op}): constant of shape "
+                               f"{self.constant(node, index).shape} cannot broadcast NCHW")
+        key = self.add_module(_scope(node.name) + f"_{name}",
+                              ConstBinary(name, value, constant_first=index == 0))
+        return self.fx.call_module(key, (self.value(node, 1 - index),))
+
+    def resize(self, node: Node) -> fx.Node:
+        flags = (bool(node.attrs.get("align_corners")), bool(node.attrs.get("half_pixel_centers")))
+        size_name = node.inputs[1] if len(node.inputs) > 1 else ""
+        if size_name in self.graph.constants:
+            height, width = (int(v) for v in self.constant(node, 1).reshape(-1))
+            return self.fx.call_function(resize_bilinear, (self.value(node), height, width,
+                                                           *flags))  # fmt: skip
+        reference, factors = self._scaled_size(node, size_name)
+        return self.fx.call_function(resize_scaled, (self.value(node), self.values[reference],
+                                                     *factors, *flags))  # fmt: skip
+
+    def _scaled_size(self, node: Node, name: str) -> tuple[str, tuple[int, int]]:
+        """Shape(x)[1:3] * Const (Keras's UpSampling2D) -> (x, the factors); else refused."""
+        mul = self.graph.nodes.get(name)
+        sliced = self.graph.nodes.get(mul.inputs[0]) if mul and mul.op == "Mul" else None
+        shape = self.graph.nodes.get(sliced.inputs[0]) if sliced and len(sliced.inputs) == 4 \
+            else None  # fmt: skip
+        if mul is None or sliced is None or shape is None or shape.op != "Shape" \
+                or sliced.op != "StridedSlice" or any(sliced.attrs.get(m) for m in (
+                    "begin_mask", "end_mask", "shrink_axis_mask", "new_axis_mask",
+                    "ellipsis_mask")):  # fmt: skip
+            raise BoxposeError(f"{node.name} (ResizeBilinear): its size {name!r} is neither a "
+                               "Const nor Shape(x)[1:3] * Const")  # fmt: skip
+        begin, end, step = (self.constant(sliced, i).reshape(-1).tolist() for i in (1, 2, 3))
+        factors = self.constant(mul, 1).reshape(-1).astype(int).tolist()
+        if (begin, end, step) != ([1], [3], [1]) or len(factors) != 2:
+            raise BoxposeError(f"{node.name} (ResizeBilinear): size {name!r} is not "
+                               "Shape(x)[1:3] * (fh, fw)")  # fmt: skip
+        if shape.inputs[0] not in self.values:
+            raise BoxposeError(f"{node.name} (ResizeBilinear): {shape.inputs[0]!r} not built")
+        return shape.inputs[0], (factors[0], factors[1])
+
     def node(self, node: Node) -> None:
-        if node.name in self.values or node.op == "Const":
-            return
-        op = node.op
-        if op == "Placeholder":
-            self.values[node.name] = self.fx.placeholder("image")
-        elif op in ("Conv2D", "DepthwiseConv2dNative"):
-            self.values[node.name] = self.conv(node)
-        elif op == "BiasAdd":
-            key = self.add_module(_scope(node.name) + "_bias", Bias(self.constant(node, 1)))
-            self.values[node.name] = self.fx.call_module(key, (self.value(node),))
-        elif op == "Relu":
-            self.values[node.name] = self.fx.call_function(torch.relu, (self.value(node),))
-        elif op == "Identity":
-            self.values[node.name] = self.value(node)
-        elif op == "ConcatV2":
-            axis = int(self.constant(node, len(node.inputs) - 1))
-            if axis not in _NHWC_TO_NCHW_AXIS:
-                raise BoxposeError(f"{node.name} (ConcatV2): axis {axis} of a 4-d tensor?")
-            parts = [self.value(node, i) for i in range(len(node.inputs) - 1)]
-            self.values[node.name] = self.fx.call_function(
-                torch.cat, (parts,), {"dim": _NHWC_TO_NCHW_AXIS[axis]})
-        elif op == "MaxPool":
-            if node.attrs.get("padding", "SAME") != "SAME":
-                raise BoxposeError(f"{node.name} (MaxPool): only SAME padding is supported")
-            kh, kw = self.window(node, "ksize")
-            sh, sw = self.window(node, "strides")
-            self.values[node.name] = self.fx.call_function(max_pool_same,
-                                                           (self.value(node), kh, kw, sh, sw))
-        else:
-            raise BoxposeError(f"{node.name}: op {op!r} is not supported (supported: "
+        if node.name in self.values or node.op == "Const" or node.name in self.folded:
+            return  # a resize's size is folded where the resize reads it
+        if node.op not in self.ops:
+            raise BoxposeError(f"{node.name}: op {node.op!r} is not supported (supported: "
                                f"{', '.join(SUPPORTED_OPS)})")  # fmt: skip
+        self.values[node.name] = self.ops[node.op](node)
+
+    def activation(self, node: Node) -> fx.Node:
+        return self.fx.call_function(ACTIVATIONS[node.op], (self.value(node),))
+
+    def cast(self, node: Node) -> fx.Node:
+        if node.attrs.get("DstT", _DT_FLOAT) != _DT_FLOAT:
+            raise BoxposeError(f"{node.name} (Cast): only a cast to float32 is supported")
+        return self.value(node)
+
+    def bias_add(self, node: Node) -> fx.Node:
+        key = self.add_module(_scope(node.name) + "_bias", Bias(self.constant(node, 1)))
+        return self.fx.call_module(key, (self.value(node),))
+
+    def concat(self, node: Node) -> fx.Node:
+        axis = int(self.constant(node, len(node.inputs) - 1))
+        if axis not in _NHWC_TO_NCHW_AXIS:
+            raise BoxposeError(f"{node.name} (ConcatV2): axis {axis} of a 4-d tensor?")
+        parts = [self.value(node, i) for i in range(len(node.inputs) - 1)]
+        return self.fx.call_function(torch.cat, (parts,), {"dim": _NHWC_TO_NCHW_AXIS[axis]})
+
+    def max_pool(self, node: Node) -> fx.Node:
+        if node.attrs.get("padding", "SAME") != "SAME":
+            raise BoxposeError(f"{node.name} (MaxPool): only SAME padding is supported")
+        kh, kw = self.window(node, "ksize")
+        sh, sw = self.window(node, "strides")
+        return self.fx.call_function(max_pool_same, (self.value(node), kh, kw, sh, sw))
+
+    def _ops(self) -> dict[str, Callable[[Node], fx.Node]]:
+        """op -> its builder: the one place that says what is supported."""
+        ops: dict[str, Callable[[Node], fx.Node]] = {
+            "Placeholder": lambda n: self.fx.placeholder("image"),
+            "Identity": self.value, "Cast": self.cast, "BiasAdd": self.bias_add,
+            "ConcatV2": self.concat, "MaxPool": self.max_pool, "ResizeBilinear": self.resize,
+        }  # fmt: skip
+        ops.update({op: self.conv for op in CONVOLUTIONS})
+        ops.update({op: self.binary for op in BINARY})
+        ops.update({op: self.activation for op in ACTIVATIONS})
+        return ops
 
 
-def needed(graph: Graph, output: str) -> list[Node]:
-    """The nodes `output` depends on, in an order where inputs come first."""
-    if output not in graph.nodes:
-        raise BoxposeError(f"the graph has no node {output!r}")
+def needed(graph: Graph, output: str | Sequence[str]) -> list[Node]:
+    """The nodes `output` (one name or several) depends on, in an order where inputs come
+    first."""
+    outputs = [output] if isinstance(output, str) else list(output)
+    for name in outputs:
+        if name not in graph.nodes:
+            raise BoxposeError(f"the graph has no node {name!r}")
     order: list[Node] = []
     seen: set[str] = set()
-    stack: list[tuple[str, bool]] = [(output, False)]
+    stack: list[tuple[str, bool]] = [(name, False) for name in reversed(outputs)]
     while stack:
         name, expanded = stack.pop()
         if expanded:
@@ -213,14 +306,18 @@ def needed(graph: Graph, output: str) -> list[Node]:
     return order
 
 
-def to_torch(graph: Graph, output: str) -> fx.GraphModule:
-    """The graph up to `output` as a module: (B, C, H, W) float32 -> (B, C', H', W')."""
+def to_torch(graph: Graph, output: str | Sequence[str]) -> fx.GraphModule:
+    """The graph up to `output` as a module: (B, C, H, W) float32 -> (B, C', H', W'), or a
+    tuple of them, in order, when `output` names several nodes."""
     builder = _Builder(graph)
     for node in needed(graph, output):
         builder.node(node)
     if not any(n.op == "placeholder" for n in builder.fx.nodes):
         raise BoxposeError(f"{output!r} does not depend on any input Placeholder")
-    builder.fx.output(builder.values[output])
+    if isinstance(output, str):
+        builder.fx.output(builder.values[output])
+    else:
+        builder.fx.output(tuple(builder.values[name] for name in output))
     root = nn.Module()
     for key, module in builder.modules.items():
         _set(root, key.split("."), module)

@@ -145,7 +145,7 @@ def _graph_with(op: str, inputs: list[str], weight_shape: tuple[int, ...] = (3, 
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    (_graph_with("Sigmoid", ["image"]), "bad: op 'Sigmoid' is not supported"),
+    (_graph_with("Softmax", ["image"]), "bad: op 'Softmax' is not supported"),
     (_graph_with("Conv2D", ["image", "weights_gone"]), "'weights_gone'"),
     (_graph_with("Conv2D", ["image", "w"], (3, 4)), "bad (Conv2D): weight of shape (3, 4)"),
     (_graph_with("Conv2D", ["image", "image"]), "input 'image' is not a constant"),
