@@ -70,20 +70,26 @@ async def _from_multipart(request: Request, body: bytes, limits: ImageLimits, ma
     replay = Request(request.scope, _replay(body))
     max_files = limits.max_images if many else 1
     try:
-        form = await replay.form(max_files=max_files + 1, max_fields=16)
+        form = await replay.form(max_files=max_files, max_fields=16)
     except Exception as exc:  # noqa: BLE001 - starlette raises HTTPException or parser errors
+        if "Too many files" in str(exc):  # starlette's count of file parts, past max_files
+            raise _too_many_images(max_files) from exc
         raise ApiError(400, "bad_request", f"malformed multipart body: {exc}") from exc
     parts = [*form.getlist("image"), *form.getlist("images")]
     images = [await _part_bytes(p) for p in parts]
     if not images:
         raise ApiError(400, "bad_request", "the multipart body has no 'image' part")
-    if len(images) > max_files:
-        raise ApiError(413, "payload_too_large", f"at most {max_files} image(s) per request")
+    if len(images) > max_files:  # image parts sent as plain fields, not files
+        raise _too_many_images(max_files)
     raw_boxes = form.get("boxes")
     text = (await _part_bytes(raw_boxes)).decode("utf-8", "replace") if raw_boxes else None
     if not many:
         return Upload(images, [parse_boxes(text, limits.max_boxes) if text else None])
     return Upload(images, parse_batch_boxes(text, len(images), limits.max_boxes))
+
+
+def _too_many_images(max_files: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"at most {max_files} image(s) per request")
 
 
 def _replay(body: bytes) -> Any:

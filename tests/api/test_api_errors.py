@@ -58,6 +58,24 @@ def test_413_body_over_the_limit(make_server: Callable[..., Server], scene: Scen
     assert_error(raw, 413, "payload_too_large")
 
 
+@pytest.mark.parametrize("count", [3, 4, 7])
+def test_413_more_images_than_max_images(make_server: Callable[..., Server], scene: SceneData,
+                                         count: int) -> None:  # fmt: skip
+    server = make_server(max_images=2)
+
+    def post_batch(n: int, name: str = "image") -> httpx.Response:
+        files = [(name, (f"{i}.png", scene.png(), "image/png")) for i in range(n)]
+        return httpx.post(f"{server.url}/v1/poses:batch", files=files, timeout=30)
+
+    assert len(post_batch(2).json()["results"]) == 2  # at the limit: answered
+    error = assert_error(post_batch(count), 413, "payload_too_large")
+    assert "at most 2 image" in error["message"], error  # however far over the limit
+    assert_error(post_batch(count, "images"), 413, "payload_too_large")  # the other part name
+    files = [("image", (f"{i}.png", scene.png(), "image/png")) for i in range(count - 1)]
+    single = httpx.post(f"{server.url}/v1/poses", files=files, timeout=30)  # one image only
+    assert "at most 1 image" in assert_error(single, 413, "payload_too_large")["message"]
+
+
 def test_413_pixel_count_and_decompression_bomb(server: Server) -> None:
     # Over the service's limit (40 Mpx): refused from the header, before any decode.
     error = assert_error(post(server, png_header_only(8000, 6000)), 413, "image_too_large")
