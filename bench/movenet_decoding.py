@@ -43,7 +43,7 @@ from service.importers.human_models import (  # noqa: E402
     missing_tarball_message,
     read_tarball,
 )
-from service.importers.movenet_export import convert  # noqa: E402
+from service.importers.movenet_export import TIMING_SIZE, convert, forward_ms  # noqa: E402
 from service.network.movenet import MoveNetHeads  # noqa: E402
 from service.parsing.centres import CentreDecodeConfig, decode, to_poses  # noqa: E402
 from service.skeleton import COCO18  # noqa: E402
@@ -105,7 +105,8 @@ def section(reports: dict[str, ModeReport], diff: float, ms: float, images: int)
              f"(`boxpose import human-models`; max |ours - graph op by op| {diff:.1e}), dev split "
              f"({images} mmpose photos), long side {LONG_SIDE} px padded to a multiple of 32, "
              f"served (no true boxes): keypoint AP, 12 limb joints, COCO sigmas. Forward "
-             f"{ms:.0f} ms median per photo on this CPU (shared, 2 threads). The graph's own "
+             f"{ms:.0f} ms median at {TIMING_SIZE[1]} x {TIMING_SIZE[0]} (TorchScript, 2 threads, "
+             f"this CPU shared with other jobs: an upper bound). The graph's own "
              "decoding keeps at most 6 people; ours keeps every centre peak.", "",
              "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]  # fmt: skip
     for name, r in reports.items():
@@ -132,9 +133,9 @@ def main() -> int:
     module, diffs = convert(read_tarball(path).models[MOVENET])
     script = torch.jit.script(module)
     records = load_dataset("mmpose", args.data_root)
-    times = [forward(script, read_rgb(str(r.path)))[2] for r in records[:3] * 2]
+    ms = forward_ms(script, TIMING_SIZE, args.threads, repeats=9)
     reports = run(records, script)
-    body = section(reports, max(diffs.values()), 1000 * float(np.median(times)), len(records))
+    body = section(reports, max(diffs.values()), ms, len(records))
     print(body)
     if args.write:
         write_section("movenet-decoding", body)
