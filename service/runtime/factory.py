@@ -45,12 +45,13 @@ def load_pipeline(pose_name: str, detector_name: str | None = None, device: str 
 def detector_for(runtime: RuntimeConfig) -> str | None:
     """The detector to serve with: None for none. The setting when set ("" = none); unset,
     the pose model's own choice: none for a model with a box head, the detector its manifest
-    names (`default_detector`), else detector-lite."""
+    names (`default_detector`; "" names none), else detector-lite."""
     if runtime.detector_model is not None:
         return runtime.detector_model or None
     if has_box_head(runtime.pose_model, runtime.model_store):
         return None
-    return default_detector(runtime.pose_model, runtime.model_store) or DEFAULT_DETECTOR
+    named = default_detector(runtime.pose_model, runtime.model_store)
+    return DEFAULT_DETECTOR if named is None else named or None
 
 
 def pipeline_config(runtime: RuntimeConfig, detector: str | None) -> PipelineConfig:

@@ -115,16 +115,19 @@ def holds(name: str, store: Path | None = None) -> bool:
 
 
 def default_detector(pose_name: str, store: Path | None = None) -> str | None:
-    """The detector a pose model's manifest names (`default_detector`), if it names one: a
-    name, or names in order of preference, of which the first the store holds (the last one
-    when it holds none, so that loading it reports what is missing)."""
+    """The detector a pose model's manifest names (`default_detector`): a name, or names in
+    order of preference, of which the first the store holds (the last one when it holds none,
+    so that loading it reports what is missing); "" when it names none on purpose ("" or []:
+    boxes from the grouping of its own maps); None when the manifest does not say."""
     try:
         _, manifest = read_manifest(pose_name, store)
     except ModelStoreError:
         return None  # reported when the model itself is loaded
     named = manifest.default_detector
-    if not named:
+    if named is None:
         return None
+    if not named:
+        return ""
     if isinstance(named, str):
         return named
     names = list(named)
