@@ -53,6 +53,7 @@ DECODINGS = {
     "ours (every centre peak > 0.1)": CentreDecodeConfig(),
     "ours, threshold 0.05": CentreDecodeConfig(centre_threshold=0.05),
     "ours capped at 6 people (the graph's cap)": CentreDecodeConfig(max_people=6),
+    "ours, weights 1 / (d + 1) (single-pose's)": CentreDecodeConfig(weighting="inverse"),
 }
 Heads = tuple[np.ndarray, ...]
 

@@ -9,8 +9,9 @@ graph step by step (read from the tfjs model's nodes after the heads), without t
    (clamped at 0), clipped to the map;
 3. each joint: the regressed point (centre + kpt_regress) snapped to the cell of the joint map
    maximising heatmap * exp(-d^2 / (0.3 * min(h, w))) inside the person's box (the graph's
-   Gaussian weighting by distance to the regressed point), refined by kpt_offset; its score is
-   that weighted value, the maximum over all people at that cell (as the graph scores it);
+   Gaussian weighting by distance to the regressed point; `weighting="inverse"` is MoveNet
+   single-pose's 1 / (d + offset) instead), refined by kpt_offset; its score is that weighted
+   value, the maximum over all people at that cell (as the graph scores it);
 4. the person's score: centre score x mean of its joint scores above 0.127 (the graph's).
 
 Coordinates: cell (i, j) + offset (dy, dx) is the input point ((j + dx) * 4, (i + dy) * 4), as the
@@ -37,9 +38,23 @@ class CentreDecodeConfig:
     centre_threshold: float = 0.1  # a centre peak below this is no person
     max_people: int | None = None  # MoveNet's graph: 6; None = every peak
     peak_window: int = 5  # the graph's max-pool window for centre peaks
-    distance_scale: float = 0.3  # weight exp(-d^2 / (distance_scale * min(h, w)))
+    weighting: str = "gaussian"  # a key of WEIGHTINGS
+    distance_scale: float = 0.3  # gaussian: exp(-d^2 / (distance_scale * min(h, w)))
+    distance_offset: float = 1.0  # inverse: 1 / (d + distance_offset), d in cells
     joint_threshold: float = 0.126953125  # joints counted in the person score (the graph's)
     stride: int = 4
+
+
+def _gaussian(d2: np.ndarray, config: CentreDecodeConfig, size: int) -> np.ndarray:
+    return np.exp(-d2 / (config.distance_scale * size))  # the graph's weighting
+
+
+def _inverse(d2: np.ndarray, config: CentreDecodeConfig, size: int) -> np.ndarray:
+    return 1.0 / (np.sqrt(d2) + config.distance_offset)  # MoveNet single-pose's weighting
+
+
+# how a joint map's cells are weighted by their distance d to the regressed point
+WEIGHTINGS = {"gaussian": _gaussian, "inverse": _inverse}
 
 
 @dataclass(frozen=True)
@@ -88,12 +103,15 @@ def decode(centre: np.ndarray, heatmaps: np.ndarray, regress: np.ndarray, offset
               & ((xx >= x1[:, None]) & (xx < x2[:, None]))[:, None, :])  # (K, h, w)
     d2 = (yy[None, None, :, None] - ry[..., None, None]) ** 2 \
         + (xx[None, None, None, :] - rx[..., None, None]) ** 2  # (K, 17, h, w)
-    weighted = heatmaps[None] * np.exp(-d2 / (config.distance_scale * min(h, w))) \
+    weighted = heatmaps[None] * WEIGHTINGS[config.weighting](d2, config, min(h, w)) \
         * inside[:, None]  # fmt: skip
     best = weighted.reshape(*weighted.shape[:2], -1).argmax(-1)  # (K, 17)
     by, bx = np.divmod(best, w)
     joints = np.arange(NUM_JOINTS)
-    joint_score = weighted.max(axis=0)[joints, by, bx]  # the graph: max over people
+    if config.weighting == "gaussian":  # the graph: the weighted value, max over people
+        joint_score = weighted.max(axis=0)[joints, by, bx]
+    else:  # single-pose: the heatmap's value where the joint snapped
+        joint_score = heatmaps[joints, by, bx]
     dy, dx = offsets[2 * joints, by, bx], offsets[2 * joints + 1, by, bx]
     s = config.stride
     keypoints = np.stack([(bx + dx) * s, (by + dy) * s, joint_score], -1)  # (K, 17, 3)
