@@ -30,8 +30,10 @@ def parse_in_boxes(
 ) -> list[Pose]:
     """maps (J+1, h, w), fields (2C, h, w) at `stride`, boxes in image pixels -> poses.
 
-    Sec. III-B/C/D: Algorithm 1 in each (extended) box, pose NMS (Eq. 9-11), then the boxes
-    whose pose NMS removed choose again among the pieces left free (`config.rechoose`), pose
+    Sec. III-B/C/D: Algorithm 1 in each box, grown by `config.search_extension` so that a
+    person sticking out of a loose or shifted box keeps their joints, each box's pose chosen by
+    Eq. 9 (whose area term counts only the part inside the box), pose NMS (Eq. 9-11), then the
+    boxes whose pose NMS removed choose again among the pieces left free (`config.rechoose`), pose
     completion (boxes where nothing connected may be filled by it: `complete_empty_boxes`).
     Returned by decreasing output score (`config.output_score`).
     """
@@ -43,7 +45,7 @@ def parse_in_boxes(
     )
     active = cands.score >= config.peak_threshold
     inside = np.stack(
-        [box.extended(config.box_extension).contains(cands.xy) & active for box in boxes]
+        [box.extended(config.search_extension).contains(cands.xy) & active for box in boxes]
     )  # (B, N)
     conns = score_connections(cands, active, fields, skeleton, stride, config, inside)
     conns = conns.select(conns.score > config.limb_threshold)
