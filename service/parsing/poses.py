@@ -35,14 +35,14 @@ def tight_box(keypoints: np.ndarray) -> Box | None:
 
 
 def pose_confidence(pose: Pose, config: ParserConfig) -> float:
-    """Eq. 9: alpha * mean joint score + beta * mean limb score + gamma * S(B'(Y) n B(Y)) /
-    S(B(Y)).
+    """Eq. 9: alpha * mean joint score + beta * mean limb score + gamma * S(B' n B) / S(B' u B).
 
-    B'(Y) is the tight box of the found joints, B(Y) the pose's box (the tight box itself when
-    the pose has none, as for the greedy parser). The paper's term is S(B') / S(B): the same
-    while the joints lie in the box, as they do when Algorithm 1 looks only there. Parsing
-    looks past the box (`ParserConfig.search_extension`), so only the part of B' inside B
-    counts: a neighbour reaching into a loose box no longer wins it by being large.
+    B' = B'(Y) is the tight box of the found joints, B = B(Y) the pose's box (the tight box
+    itself when the pose has none, as for the greedy parser). The paper's term is S(B') / S(B):
+    the same while the joints lie in the box, as they do when Algorithm 1 looks only there.
+    Parsing looks past the box (`ParserConfig.search_extension`), so the term is their
+    intersection over union: a person reaching out of a shifted box keeps most of it, a larger
+    neighbour who covers a small box does not win it by covering it.
     """
     found = pose.visible
     if not found.any():
@@ -56,7 +56,8 @@ def pose_confidence(pose: Pose, config: ParserConfig) -> float:
         box = pose.box
         width = max(min(tight.x2, box.x2) - max(tight.x1, box.x1), 0.0)
         height = max(min(tight.y2, box.y2) - max(tight.y1, box.y1), 0.0)
-        ratio = width * height / box.area
+        inter = width * height
+        ratio = inter / max(tight.area + box.area - inter, 1e-9)
     return config.alpha * s1 + config.beta * s2 + config.gamma * ratio
 
 
@@ -79,8 +80,9 @@ def confidences(
     ratio: np.ndarray | float = 1.0
     if box is not None and box.area > 0:  # the part of the tight box inside the box
         inside = np.minimum(hi, [box.x2, box.y2]) - np.maximum(lo, [box.x1, box.y1])  # (P, 2)
-        inside = np.where(count[:, None] > 0, np.clip(inside, 0.0, None), 0.0)
-        ratio = np.prod(inside, axis=1) / box.area
+        inter = np.prod(np.where(count[:, None] > 0, np.clip(inside, 0.0, None), 0.0), axis=1)
+        area = np.prod(np.clip(np.where(count[:, None] > 0, hi - lo, 0.0), 0.0, None), axis=1)
+        ratio = inter / np.maximum(area + box.area - inter, 1e-9)
     conf = config.alpha * s1 + config.beta * s2 + config.gamma * ratio
     return np.where(count > 0, conf, 0.0)
 
