@@ -1,0 +1,96 @@
+"""The tracker on generated clips of known identities, scored with py-motmetrics (IDF1 and
+identity switches), and its unit contracts: ids, missed frames, smoothing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from clips import Clip, crossing_clip  # noqa: E402
+
+from service.skeleton import AIC14  # noqa: E402
+from service.tracking.similarity import box_of, iou_matrix  # noqa: E402
+from service.tracking.tracker import Tracker, TrackerConfig  # noqa: E402
+from service.types import Pose  # noqa: E402
+
+mm = pytest.importorskip("motmetrics", reason="py-motmetrics scores the tracks (dev extra)")
+
+
+def _distances(truth: list[np.ndarray], found: list[np.ndarray]) -> np.ndarray:
+    """1 - IoU, NaN (no match) under IoU 0.5: motmetrics' `iou_matrix` convention (its own
+    calls np.asfarray, gone in NumPy 2)."""
+    if not truth or not found:
+        return np.empty((len(truth), len(found)))
+    iou = iou_matrix(np.stack(truth), np.stack(found))
+    return np.where(iou >= 0.5, 1 - iou, np.nan)
+
+
+def score(clip: Clip, config: TrackerConfig) -> tuple[float, int]:
+    """IDF1 and identity switches of the tracker on `clip` (boxes matched at IoU >= 0.5)."""
+    tracker = Tracker(AIC14.sigmas_array, config)
+    acc = mm.MOTAccumulator(auto_id=True)
+    for f, (truth, seen) in enumerate(zip(clip.truth, clip.seen, strict=True)):
+        tracked = tracker.update([s.pose for s in seen], f / clip.fps)
+        distances = _distances([b for _, b in truth], [box_of(t.pose) for t in tracked])
+        acc.update([i for i, _ in truth], [t.track_id for t in tracked], distances)
+    summary = mm.metrics.create().compute(acc, metrics=["idf1", "num_switches"])
+    return float(summary["idf1"].iloc[0]), int(summary["num_switches"].iloc[0])
+
+
+@pytest.mark.parametrize("match", ["oks", "iou"])
+@pytest.mark.parametrize("seed", range(8))
+def test_crossing_paths_keep_their_ids(match: str, seed: int) -> None:
+    clip = crossing_clip(frames=200, people=4, seed=seed)
+    idf1, switches = score(clip, TrackerConfig(match=match))
+    assert idf1 >= 0.9, (match, seed, idf1)
+    assert switches <= 2, (match, seed, switches)  # at most 1 per 100 frames
+
+
+def test_smoothing_keeps_ids_and_reduces_jitter() -> None:
+    clip = crossing_clip(frames=200, people=4, seed=3, miss_rate=0.0, noise_px=4.0)
+    idf1, switches = score(clip, TrackerConfig(smoothing=True))
+    assert idf1 >= 0.9 and switches <= 2
+    still = _pose(100.0)
+    rng = np.random.default_rng(0)
+    tracker = Tracker(AIC14.sigmas_array, TrackerConfig(smoothing=True))
+    raw, smooth = [], []
+    for f in range(50):
+        noisy = still.keypoints.copy()
+        noisy[:, :2] += rng.normal(0, 3, size=noisy[:, :2].shape)
+        out = tracker.update([Pose(noisy, 1.0)], f / 25)
+        raw.append(noisy[:, :2])
+        smooth.append(out[0].pose.keypoints[:, :2])
+    assert np.std(smooth[10:], axis=0).mean() < 0.6 * np.std(raw[10:], axis=0).mean()
+
+
+def _pose(x: float, y: float = 100.0) -> Pose:
+    kp = np.ones((AIC14.num_joints, 3))
+    kp[:, 0] = x + np.linspace(-20, 20, AIC14.num_joints)
+    kp[:, 1] = y + np.linspace(0, 160, AIC14.num_joints)
+    return Pose(kp, 1.0)
+
+
+def test_ids_are_small_and_kept_through_missed_frames() -> None:
+    tracker = Tracker(AIC14.sigmas_array, TrackerConfig(max_missed=3))
+    first = tracker.update([_pose(100), _pose(500)], 0.0)
+    assert [t.track_id for t in first] == [1, 2]
+    for f in range(1, 4):  # person 1 unseen for 3 frames
+        assert [t.track_id for t in tracker.update([_pose(500)], f / 25)] == [2]
+    back = tracker.update([_pose(500), _pose(100)], 4 / 25)
+    assert [t.track_id for t in back] == [2, 1]
+    for f in range(5, 10):  # gone longer than max_missed: a new id next time
+        tracker.update([_pose(500)], f / 25)
+    assert [t.track_id for t in tracker.update([_pose(100)], 10 / 25)] == [3]
+    assert tracker.ids_issued == 3
+
+
+def test_no_poses_and_unknown_match() -> None:
+    tracker = Tracker(AIC14.sigmas_array)
+    assert tracker.update([], 0.0) == []
+    with pytest.raises(ValueError, match="unknown track match"):
+        Tracker(AIC14.sigmas_array, TrackerConfig(match="nope"))
