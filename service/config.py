@@ -44,6 +44,21 @@ class ImageLimits:
 
 
 @dataclass(frozen=True)
+class VideoConfig:
+    """Limits of one uploaded video or live stream, and how its people are tracked."""
+
+    max_bytes: int = 200 * 1024 * 1024
+    max_seconds: float = 600.0
+    max_frames: int = 18_000  # frames in the video (before sampling), from its header
+    # Frames one video or stream may have in the batch worker's queue at once: an image request
+    # waits behind at most this many of a video's frames, however long the video.
+    max_queued_frames: int = 2
+    track_match: str = "oks"  # "oks" (keypoint similarity) or "iou" (box overlap)
+    track_max_missed: int = 30  # frames a person may go unseen and keep their id
+    track_smoothing: bool = False  # One-Euro filter on each track's keypoints
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     """What the pipeline needs: models, device, precision, default scales."""
 
@@ -59,6 +74,8 @@ class RuntimeConfig:
     person_scale: bool = True  # the pose manifest's person scale (runtime/person_scale.py)
     parser: str = "boxes"  # a key of service.parsing.PARSERS
     supplement_detector_boxes: bool | None = None  # None: on for bottom-up with a detector
+    engine: str = "auto"  # runtime/engines.py: auto, torchscript or onnxruntime
+    onnx_cache: Path | None = None  # derived ONNX files; None: engines.default_cache()
 
 
 class Settings(BaseSettings):
@@ -86,6 +103,12 @@ class Settings(BaseSettings):
     # top-down models ignore it.
     supplement_detector_boxes: bool | None = None
     device: Literal["auto", "cpu", "cuda"] | str = "auto"
+    # What runs a bottom-up pose net's forward (runtime/engines.py). auto: TorchScript on a GPU;
+    # on a CPU the engine the manifest records as faster, else the faster one measured when
+    # its ONNX file was derived. onnxruntime: CPU only; the ONNX file is derived from the
+    # TorchScript model once, into onnx_cache (None: ~/.cache/boxpose/onnx).
+    engine: Literal["auto", "torchscript", "onnxruntime"] = "auto"
+    onnx_cache: Path | None = None
     fp16: bool = False
     # "0.7,1.0,1.3"; None = PAPER_SCALES on a GPU, CPU_SCALES on a CPU
     scales: Annotated[tuple[float, ...] | None, NoDecode] = None
@@ -112,6 +135,13 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=40_000_000, ge=1)
     max_boxes: int = Field(default=100, ge=1)
     max_images: int = Field(default=16, ge=1)
+    max_video_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    max_video_seconds: float = Field(default=600.0, gt=0.0)
+    max_video_frames: int = Field(default=18_000, ge=1)
+    max_video_queued_frames: int = Field(default=2, ge=1)  # VideoConfig.max_queued_frames
+    track_match: Literal["oks", "iou"] = "oks"
+    track_max_missed: int = Field(default=30, ge=0)
+    track_smoothing: bool = False
     api_key: SecretStr | None = None
     warmup: bool = True
     shutdown_delay_s: float = Field(
@@ -161,6 +191,8 @@ class Settings(BaseSettings):
             person_scale=self.person_scale,
             parser=self.parser,
             supplement_detector_boxes=self.supplement_detector_boxes,
+            engine=self.engine,
+            onnx_cache=self.onnx_cache,
         )
 
     def batch(self) -> BatchConfig:
@@ -181,4 +213,15 @@ class Settings(BaseSettings):
             max_pixels=self.max_pixels,
             max_boxes=self.max_boxes,
             max_images=self.max_images,
+        )
+
+    def video(self) -> VideoConfig:
+        return VideoConfig(
+            max_bytes=self.max_video_bytes,
+            max_seconds=self.max_video_seconds,
+            max_frames=self.max_video_frames,
+            max_queued_frames=self.max_video_queued_frames,
+            track_match=self.track_match,
+            track_max_missed=self.track_max_missed,
+            track_smoothing=self.track_smoothing,
         )

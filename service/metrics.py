@@ -22,6 +22,9 @@ PERSON_BUCKETS = (0, 1, 2, 3, 4, 5, 8, 12, 16, 24, 32, 64)
 
 # Why a job never reached the model or its answer was refused.
 REJECTION_REASONS = ("queue_full", "deadline", "not_ready", "client_disconnected", "failed")
+# Where video frames come from (an uploaded video, a WebSocket stream) and why some are skipped.
+VIDEO_SOURCES = ("video", "stream")
+DROP_REASONS = ("sampled", "newest_wins")
 
 
 class Metrics:
@@ -67,10 +70,28 @@ class Metrics:
             ["name", "version", "kind", "device", "sha256"], registry=r,
         )  # fmt: skip
         self.ready = Gauge("boxpose_ready", "1 when the service is ready to serve.", registry=r)
+        self.video_frames = Counter(
+            "boxpose_video_frames", "Video and stream frames answered, by source.",
+            ["source"], registry=r,
+        )  # fmt: skip
+        self.open_streams = Gauge(
+            "boxpose_open_streams", "Videos being answered and WebSockets open, by kind.",
+            ["kind"], registry=r,
+        )  # fmt: skip
+        self.dropped_frames = Counter(
+            "boxpose_dropped_frames",
+            "Frames not run through the model: sampled out of a video (fps), or overtaken on a "
+            "stream by a newer frame.", ["reason"], registry=r,
+        )  # fmt: skip
         for reason in REJECTION_REASONS:
             self.rejections.labels(reason)  # export zeros so rates exist from the start
         for stage in ("detect", "forward", "parse"):
             self.stage_duration.labels(stage)
+        for kind in VIDEO_SOURCES:
+            self.video_frames.labels(kind)
+            self.open_streams.labels(kind)
+        for reason in DROP_REASONS:
+            self.dropped_frames.labels(reason)
 
     def render(self) -> tuple[bytes, str]:
         """The text exposition format and its content type."""

@@ -1,0 +1,86 @@
+"""Frames of one video or stream -> batch-worker jobs -> JSON answers with track ids.
+
+Shared by `POST /v1/poses:video` and `WS /v1/stream`: each frame is one job in the same worker
+as images (the queue is shared, fairly: a caller keeps at most `max_queued_frames` jobs there),
+answers are taken in frame order, and one `Tracker` per video or stream numbers the people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from service.api.deps import PoseOptions
+from service.metrics import Metrics
+from service.runtime.batching import Job, JobResult, QueueFull
+from service.runtime.images import DecodedImage
+from service.runtime.keypoint_output import keypoint_layout
+from service.runtime.lifecycle import Runtime
+from service.runtime.serialise import pose_dict
+from service.tracking.tracker import Tracker, TrackerConfig
+from service.types import BoxSource, Pose
+
+QUEUE_RETRY_S = 0.02  # a full queue: wait this long before trying the frame again
+
+
+class FrameAnswerer:
+    """One per video or stream: `submit` a frame's image, then `answer` its job, in order."""
+
+    def __init__(self, runtime: Runtime, options: PoseOptions, metrics: Metrics,
+                 source: str) -> None:  # fmt: skip
+        self.runtime, self.options, self.metrics, self.source = runtime, options, metrics, source
+        video = runtime.settings.video()
+        self.max_queued = video.max_queued_frames
+        self.layout = keypoint_layout(runtime.pipeline.skeleton, options.keep_neck)
+        self.tracker = Tracker(runtime.pipeline.skeleton.sigmas_array, TrackerConfig(
+            match=video.track_match, max_missed=video.track_max_missed,
+            smoothing=video.track_smoothing))  # fmt: skip
+        self.answered = 0
+
+    async def submit(self, image: DecodedImage) -> Job:
+        """Queue one job; waits (never refuses) while the shared queue is full, up to the
+        deadline, then raises QueueFull."""
+        worker, start = self.runtime.worker, time.monotonic()
+        while True:
+            try:
+                (job,) = worker.submit([(image.rgb, None)], self.options.scales, time.monotonic(),
+                                       [(image.height, image.width)])  # fmt: skip
+                return job
+            except QueueFull:
+                if time.monotonic() - start > worker.config.deadline_s:
+                    raise
+                await asyncio.sleep(QUEUE_RETRY_S)
+
+    async def answer(self, job: Job, index: int, time_s: float) -> dict[str, Any]:
+        """The frame's JSON line: its people with track ids (the tracker sees frames in order)."""
+        result: JobResult = await job.future
+        kept = [p for p in result.poses if _kept(p, self.options.score_threshold)]
+        tracked = self.tracker.update(kept, time_s)
+        self.answered += 1
+        self.metrics.video_frames.labels(self.source).inc()
+        self.metrics.persons.observe(len(tracked))
+        t = result.timings
+        return {
+            "frame": index, "time_s": round(time_s, 4),
+            "persons": [{"track_id": tp.track_id, **pose_dict(tp.pose, self.layout)}
+                        for tp in tracked],
+            "timings_ms": {"queue": round(result.queue_s * 1e3, 3),
+                           "detect": round(t.detect * 1e3, 3),
+                           "forward": round(t.forward * 1e3, 3),
+                           "parse": round(t.parse * 1e3, 3)},
+        }  # fmt: skip
+
+    def model(self) -> dict[str, str]:
+        pose = self.runtime.pipeline.pose
+        return {"name": pose.name, "version": pose.version}
+
+
+def cancel(jobs: list[Job]) -> None:
+    """The worker skips cancelled jobs: a client gone stops the work for its frames."""
+    for job in jobs:
+        job.future.cancel()
+
+
+def _kept(pose: Pose, threshold: float) -> bool:
+    return pose.score >= threshold or (pose.box is not None and pose.box.source is BoxSource.CLIENT)
