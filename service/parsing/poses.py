@@ -57,7 +57,8 @@ def pose_confidence(pose: Pose, config: ParserConfig) -> float:
         width = max(min(tight.x2, box.x2) - max(tight.x1, box.x1), 0.0)
         height = max(min(tight.y2, box.y2) - max(tight.y1, box.y1), 0.0)
         inter = width * height
-        ratio = inter / max(tight.area + box.area - inter, 1e-9)
+        ratio = inter / max(tight.area + box.area - inter, 1e-9) if config.area_term == "iou" \
+            else min(tight.area / box.area, 1.0)
     return config.alpha * s1 + config.beta * s2 + config.gamma * ratio
 
 
@@ -82,7 +83,8 @@ def confidences(
         inside = np.minimum(hi, [box.x2, box.y2]) - np.maximum(lo, [box.x1, box.y1])  # (P, 2)
         inter = np.prod(np.where(count[:, None] > 0, np.clip(inside, 0.0, None), 0.0), axis=1)
         area = np.prod(np.clip(np.where(count[:, None] > 0, hi - lo, 0.0), 0.0, None), axis=1)
-        ratio = inter / np.maximum(area + box.area - inter, 1e-9)
+        ratio = inter / np.maximum(area + box.area - inter, 1e-9) if config.area_term == "iou" \
+            else np.minimum(area / box.area, 1.0)
     conf = config.alpha * s1 + config.beta * s2 + config.gamma * ratio
     return np.where(count > 0, conf, 0.0)
 
