@@ -69,6 +69,8 @@ class ModelDescription(BaseModel):
     stride: int
     device: str
     sha256: str
+    engine: str = Field(default="torchscript", description="what runs the forward: "
+                        "torchscript or onnxruntime (BOXPOSE_ENGINE)")
 
 
 class ModelsResponse(BaseModel):
@@ -102,7 +104,7 @@ def describe(model: LoadedModel) -> ModelDescription:
         )
     return ModelDescription(
         name=model.name, version=model.version, kind=model.kind, skeleton=skeleton,
-        stride=model.stride, device=model.device, sha256=model.sha256,
+        stride=model.stride, device=model.device, sha256=model.sha256, engine=model.engine,
     )  # fmt: skip
 
 

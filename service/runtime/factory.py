@@ -12,6 +12,7 @@ from typing import Any
 from service.config import RuntimeConfig, Settings
 from service.parsing import ParserConfig
 from service.runtime.bottomup import BottomupPipeline
+from service.runtime.engines import with_engine
 from service.runtime.model_store import (
     LoadedModel,
     ModelStoreError,
@@ -31,13 +32,16 @@ DEFAULT_DETECTOR = "detector-lite"  # for a pose model that names none and has n
 
 def load_pipeline(pose_name: str, detector_name: str | None = None, device: str = "cpu",
                   store: Path | None = None,
-                  config: PipelineConfig | None = None) -> PoseModel[Any]:  # fmt: skip
+                  config: PipelineConfig | None = None, engine: str = "torchscript",
+                  onnx_cache: Path | None = None) -> PoseModel[Any]:  # fmt: skip
     """Both models from the store (None: `model_store.default_store()`) onto `device` -> the
-    pipeline of the pose model's kind; no detector when `detector_name` is None or ""."""
+    pipeline of the pose model's kind; no detector when `detector_name` is None or "".
+    `engine` runs the pose net's forward (engines.with_engine; detectors stay TorchScript)."""
     pose = load_model(pose_name, store, device)
     if pose.kind not in PIPELINES:
         raise ModelStoreError(f"model {pose.name!r} is a {pose.kind}, not a pose model "
                               f"(kinds: {', '.join(PIPELINES)})")  # fmt: skip
+    pose = with_engine(pose, engine, onnx_cache)
     detector = load_model(detector_name, store, device) if detector_name else None
     return PIPELINES[pose.kind](pose, detector, config or PipelineConfig())
 
@@ -72,4 +76,5 @@ def from_settings(settings: Settings) -> PoseModel[Any]:
     runtime = settings.runtime()
     detector = detector_for(runtime)
     return load_pipeline(runtime.pose_model, detector, runtime.device, runtime.model_store,
-                         pipeline_config(runtime, detector))  # fmt: skip
+                         pipeline_config(runtime, detector), runtime.engine,
+                         runtime.onnx_cache)  # fmt: skip

@@ -57,6 +57,12 @@ class DetectorOutputSpec(_Block):
     keypoints: Any = None
 
 
+class EnginesSpec(_Block):
+    """Engines measured side by side on a CPU (bench/engines.py --record)."""
+
+    cpu_faster: Literal["torchscript", "onnxruntime"] | None = None
+
+
 class InternalSpec(_Block):
     score_threshold: float | None = None  # the module's own floor
 
@@ -80,6 +86,8 @@ class Manifest(_Block):
     crop: CropSpec = CropSpec()
     output: DetectorOutputSpec = DetectorOutputSpec()
     internal: InternalSpec = InternalSpec()
+    preset: str | None = None  # a service.network preset: the project's own network
+    engines: EnginesSpec = EnginesSpec()  # runtime/engines.py: BOXPOSE_ENGINE=auto reads it
 
     @field_validator("version", mode="before")
     @classmethod

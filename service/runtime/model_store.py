@@ -60,6 +60,7 @@ class LoadedModel:
     sha256: str
     path: Path
     device: str
+    engine: str = "torchscript"  # what runs `module`'s call: runtime/engines.py
 
     @property
     def version(self) -> str:
