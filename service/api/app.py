@@ -12,7 +12,8 @@ from fastapi import FastAPI
 import service
 from service.api.errors import install_error_handlers
 from service.api.middleware import MetricsMiddleware
-from service.api.routes import health, models, page, poses, video
+from service.api.routes import health, models, page, poses, stream, video
+from service.api.routes.inference_v2 import V2_ROUTERS
 from service.config import Settings
 from service.metrics import Metrics
 from service.runtime.lifecycle import PipelineFactory, Runtime
@@ -53,7 +54,10 @@ def create_app(
         title="boxpose", version=service.__version__, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings, app.state.metrics, app.state.runtime = settings, metrics, runtime
-    for router in (poses.router, video.router, models.router, health.router, page.router):
+    routers = (poses, video, stream, models, health, page)
+    for router in (module.router for module in routers):
+        app.include_router(router)
+    for router in V2_ROUTERS:  # the Open Inference Protocol (KServe v2)
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

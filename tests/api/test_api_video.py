@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from api_helpers import Hooks, Server, metric_value
 from runtime_fakes import SceneData
-from video_helpers import encode_clip, ndjson, still_clip
+from video_helpers import ndjson, still_clip
 
 from service.runtime import video as video_module
 

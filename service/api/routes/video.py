@@ -36,11 +36,11 @@ OVERLOAD_LINE = {"QueueFull": "overloaded", "DeadlineExceeded": "deadline_exceed
                  "WorkerStopped": "not_ready", "BatchFailed": "inference_failed"}  # fmt: skip
 _VIDEO_SCHEMA = {"type": "string", "format": "binary"}
 _LINE_TEXT = (
-    "One JSON object a line. Per processed frame: {\"frame\", \"time_s\", \"persons\": [{"
-    "\"track_id\", \"box\", \"box_source\", \"score\", \"keypoints\"}], \"timings_ms\"}; "
-    "track ids are small integers, stable for the video. Last: {\"summary\": {\"frames\", "
-    "\"decoded\", \"dropped\", \"tracks\", \"fps\", \"video\", \"model\", \"keypoint_names\"}}, "
-    "or {\"error\": {\"code\", \"message\"}} when decoding fails midway."
+    'One JSON object a line. Per processed frame: {"frame", "time_s", "persons": [{'
+    '"track_id", "box", "box_source", "score", "keypoints"}], "timings_ms"}; '
+    'track ids are small integers, stable for the video. Last: {"summary": {"frames", '
+    '"decoded", "dropped", "tracks", "fps", "video", "model", "keypoint_names"}}, '
+    'or {"error": {"code", "message"}} when decoding fails midway.'
 )
 _BODY = {
     "requestBody": {
