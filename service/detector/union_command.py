@@ -28,10 +28,10 @@ def claims(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from service.detector.union import UNION_NAME, export_union
-    from service.runtime.model_store import MODEL_STORE
+    from service.runtime.model_store import default_store
 
     primary, supplement = args.union
-    out = export_union(args.store or MODEL_STORE, args.name or UNION_NAME, primary, supplement,
+    out = export_union(args.store or default_store(), args.name or UNION_NAME, primary, supplement,
                        max_iou=args.union_max_iou, verify_grow=args.union_verify_grow,
                        verify_threshold=args.union_verify_threshold)  # fmt: skip
     print(f"exported {out}")

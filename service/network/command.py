@@ -47,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint:
         state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
         net.load_state_dict(state.get("model", state))
-    from service.runtime.model_store import MODEL_STORE
+    from service.runtime.model_store import default_store
 
-    out = export_model(net.eval(), args.store or MODEL_STORE, args.name or f"pose-{args.preset}",
-                       skeleton)  # fmt: skip
+    out = export_model(net.eval(), args.store or default_store(),
+                       args.name or f"pose-{args.preset}", skeleton)
     print(f"exported {out}")
     return 0
 

@@ -35,7 +35,6 @@ COCO17: dict[str, int] = {
     "right_elbow": 14, "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24,
     "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
 }  # fmt: skip
-DERIVED = ("neck", "head_top")
 SKELETONS = (AIC14.name, COCO18.name)  # the skeletons a BlazePose topdown model can answer
 HEAD_LANDMARKS = (LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR, MOUTH_LEFT, MOUTH_RIGHT)
 # Head top above the ears/eyes centre, in mouth-to-eyes distances: the middle of the flat

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from service.network.bottomup import BottomUpConfig, BottomUpNet
     from service.network.export import export_bottomup
     from service.network.trunks import LiteTrunk, Trunk, blazepose_trunk
-    from service.runtime.model_store import MODEL_STORE
+    from service.runtime.model_store import default_store
     from service.skeleton import SKELETONS
     from service.training.checkpoint import exported_weights
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     extra["training"]["weights"] = ("moving average (decay per step in the recipe)"
                                     if args.weights == "average" and "ema" in state
                                     else "last step")  # fmt: skip
-    out = export_bottomup(net.eval(), args.store or MODEL_STORE, args.name or "pose-real",
+    out = export_bottomup(net.eval(), args.store or default_store(), args.name or "pose-real",
                           skeleton, extra)  # fmt: skip
     print(f"exported {out}")
     return 0

@@ -154,14 +154,14 @@ def _export(
 ) -> None:
     import json
 
-    from service.runtime.model_store import MODEL_STORE
+    from service.runtime.model_store import default_store
 
     files = [cfg.train_annotations] + [d / "annotations.json" for d in cfg.extra_train]
     sets = [{"annotations": str(f), "info": json.loads(f.read_text()).get("info", {})}
             for f in files]  # fmt: skip
     settings: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
     export_model(
-        net.eval(), cfg.model_store or MODEL_STORE, cfg.export_name, skeleton,
+        net.eval(), cfg.model_store or default_store(), cfg.export_name, skeleton,
         trained_on={"sets": sets},
         validation={
             "annotations": str(cfg.val_annotations),
