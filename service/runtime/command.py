@@ -1,6 +1,7 @@
 """`boxpose predict IMAGE [--boxes FILE] [--render OUT.png]`: poses of one image, no server.
 
-Prints the same JSON as `POST /v1/poses` (without queue timings).
+Prints the same JSON as `POST /v1/poses` (without queue timings). A video (`clip.mp4 --out
+poses.ndjson`) gives the NDJSON lines of `POST /v1/poses:video` (video_predict.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from service.types import Box, BoxSource
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", type=Path, help="JPEG, PNG, WebP or BMP image")
+    parser.add_argument("image", type=Path,
+                        help="JPEG, PNG, WebP or BMP image, or a video (.mp4, .mkv, .webm, ...)")
+    parser.add_argument("--out", type=Path, metavar="OUT.ndjson",
+                        help="video: write the NDJSON lines here (default: stdout)")
+    parser.add_argument("--fps", type=float, help="video: sample at this rate")
+    parser.add_argument("--max-frames", type=int, help="video: answer at most this many frames")
+    parser.add_argument("--score-threshold", type=float, default=0.0,
+                        help="video: drop persons scoring below this")
     parser.add_argument("--boxes", type=Path, help="JSON file [[x1, y1, x2, y2], ...]")
     parser.add_argument("--render", type=Path, metavar="OUT.png", help="write the overlay here")
     parser.add_argument("--pose-model", help="pose model name in the store (BOXPOSE_POSE_MODEL)")
@@ -37,8 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from service.runtime.model_store import ModelStoreError
     from service.runtime.render import render
     from service.runtime.serialise import pose_dict
+    from service.runtime.video_predict import is_video
 
     settings = _settings(args)
+    if is_video(args.image):
+        return _predict_video(args, settings)
     try:
         image = decode_image(args.image.read_bytes(), settings.max_pixels)
         boxes = _read_boxes(args.boxes) if args.boxes else None
@@ -61,6 +72,19 @@ def run(args: argparse.Namespace) -> int:
     }  # fmt: skip
     print(json.dumps(output, indent=2))
     return 0
+
+
+def _predict_video(args: argparse.Namespace, settings: Settings) -> int:
+    from service.runtime import video_predict
+    from service.runtime.factory import from_settings
+    from service.runtime.model_store import ModelStoreError
+
+    try:
+        pipeline = from_settings(settings)
+    except (ModelStoreError, ValueError) as exc:
+        print(f"boxpose predict: {exc}", file=sys.stderr)
+        return 2
+    return video_predict.run(args, settings, pipeline)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
