@@ -61,6 +61,11 @@ def serving_runtime(runtime: RuntimeDep, metrics: MetricsDep) -> Runtime:
     return runtime
 
 
+# 1 to inputs.MAX_SCALES numbers in inputs.SCALE_RANGE [0.25, 2.0], comma-separated
+_SCALE = r"(?:0\.(?:2[5-9]|[3-9])[0-9]{0,3}|1(?:\.[0-9]{1,4})?|2(?:\.0{1,4})?)"
+SCALES_PATTERN = rf"^{_SCALE}(?:,{_SCALE}){{0,3}}$"
+
+
 @dataclass(frozen=True)
 class PoseOptions:
     scales: tuple[float, ...]
@@ -75,7 +80,9 @@ def pose_options(
         str | None,
         Query(
             description="comma-separated input scales of the working image, e.g. 0.7,1.0,1.3 "
-            "(default: the paper's three on a GPU, 1.0 on a CPU)"
+            "(default: the paper's three on a GPU, 1.0 on a CPU)",
+            # documented, checked by parse_scales (its 422 names the problem)
+            json_schema_extra={"pattern": SCALES_PATTERN},
         ),
     ] = None,  # fmt: skip
     score_threshold: Annotated[
