@@ -23,7 +23,10 @@ CHROMIUM := /usr/bin/chromium
 CHROMIUM_NOTICE := echo "NOTICE: $(CHROMIUM) is missing, so the 2 upload-page tests will skip:\
  install Debian's chromium (apt-get install chromium, as root; .ci/run does it) and run make test again."
 
+# The tests' set-up beyond Python packages (Debian packages as root, the importers' registry
+# files in the user cache) lives in scripts/setup_test_env.sh, which .ci/run runs too.
 test: $(STAMP)
+	@bash scripts/setup_test_env.sh
 	@test -x $(CHROMIUM) || $(CHROMIUM_NOTICE)
 	@$(BIN)/python -m pytest; rc=$$?; test -x $(CHROMIUM) || $(CHROMIUM_NOTICE); \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): not a failure"; rc=0; fi; \
