@@ -41,9 +41,8 @@ OUTPUT_NAMES = ("maps", "fields")
 
 
 def default_cache() -> Path:
-    """`$XDG_CACHE_HOME/boxpose/onnx`, else `~/.cache/boxpose/onnx`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "boxpose" / "onnx"
+    """`$BOXPOSE_CACHE/onnx`, else `~/.cache/boxpose/onnx` (the importers' cache beside it)."""
+    return Path(os.environ.get("BOXPOSE_CACHE", Path.home() / ".cache" / "boxpose")) / "onnx"
 
 
 class OnnxModule:
