@@ -26,9 +26,10 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "synth": (("service.data.command",), "generate synthetic multi-person scenes"),
     "train": (("service.training.command",), "train the pose network or the detector"),
     "export": (
-        ("service.detector.union_command", "service.training.export_command",
-         "service.network.command"),
-        "export a network preset, a training checkpoint or a detector union to TorchScript",
+        ("service.runtime.onnx_command", "service.detector.union_command",
+         "service.training.export_command", "service.network.command"),
+        "export a network preset, a training checkpoint or a detector union to TorchScript; "
+        "--onnx: a stored pose net's ONNX file",
     ),
     "import": (("service.importers.command",), "import a third-party model (blazepose, openpose)"),
     "label": (("service.labelling.command",), "COCO pseudo-labels for a folder of photos"),

@@ -106,3 +106,14 @@ def test_pipeline_on_onnxruntime_finds_the_astronaut(astronaut: np.ndarray, cach
     assert isinstance(pipeline.pose.module, engines.OnnxModule)
     (person,) = pipeline.predict(astronaut).poses
     assert person.score > 0
+
+
+def test_export_command_derives_into_the_cache(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from service.cli import main
+
+    assert main(["export", "--onnx", "pose-lite", "--onnx-cache", str(tmp_path)]) == 0
+    model = load_model("pose-lite", MODEL_STORE)
+    assert (tmp_path / f"{model.sha256}.onnx").is_file()
+    assert "max |ONNX - TorchScript|" in capsys.readouterr().out
+    assert main(["export", "--onnx", "detector-lite", "--onnx-cache", str(tmp_path)]) == 2
