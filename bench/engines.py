@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -73,6 +74,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
+    load = os.getloadavg()[0]
     lines = [
         f"## Engines: TorchScript vs ONNX Runtime at {SIZE[1]}x{SIZE[0]}",
         "",
@@ -94,8 +96,10 @@ def main() -> None:
                          f"| {ms['torchscript'] / ms['onnxruntime']:.2f}x | {diff:.1e} |")
         if args.record:  # the faster at the most threads measured
             record(name, min(ms, key=lambda engine: ms[engine]))
-    lines += ["", "Command: `.venv/bin/python bench/engines.py --record` (detectors and the "
-              "top-down crops model run on TorchScript only)"]
+    lines += ["", f"Load average over the run: {load:.1f} -> {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} CPUs (other work shares them; TorchScript's threads suffer "
+              "most from it). Command: `.venv/bin/python bench/engines.py --record` (detectors "
+              "and the top-down crops model run on TorchScript only)"]
     text = "\n".join(lines)
     print(text)
     write_section("engines", text)
