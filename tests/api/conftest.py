@@ -6,6 +6,7 @@ Decoding, HTTP, batching and parsing are the real ones; only the models are stan
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,9 +18,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 
 from api_helpers import Server, settings_for  # noqa: E402
+from PIL import Image  # noqa: E402
 from runtime_fakes import SceneData, make_scene, make_store  # noqa: E402
 
+from service.config import Settings  # noqa: E402
 from service.runtime.lifecycle import PipelineFactory  # noqa: E402
+from service.runtime.model_store import MODEL_STORE  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -51,5 +55,23 @@ def make_server(store: Path) -> Iterator[Callable[..., Server]]:
 def server(store: Path) -> Iterator[Server]:
     """A shared server with the default test settings (no API key, detector on)."""
     running = Server(settings_for(store)).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def astronaut_png() -> bytes:
+    """scikit-image's astronaut photo (512 x 512, one person) as PNG bytes."""
+    data = pytest.importorskip("skimage.data", reason="scikit-image gives the astronaut photo")
+    buffer = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def default_server() -> Iterator[Server]:
+    """The service as `make serve` runs it (no model named: the bundled default), on the CPU."""
+    settings = Settings.model_validate({"model_store": MODEL_STORE, "device": "cpu"})
+    running = Server(settings).start()
     yield running
     running.stop()

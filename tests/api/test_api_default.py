@@ -8,38 +8,15 @@ test_api_topdown.py); a different network with its own idea of a joint, so withi
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
-
 import httpx
 import numpy as np
-import pytest
 from api_helpers import Server
-from PIL import Image
 
-from service.config import Settings
-from service.runtime.model_store import MODEL_STORE
 from service.skeleton import COCO18
 
 # Her left shoulder; her right one sits behind the helmet ring, where this network's map is weak
 # (0.24) and lands 55 px up the ring, and her arms are lost in the suit (no elbow found).
 MEDIAPIPE_ASTRONAUT = {"left_shoulder": (306.24, 256.64)}
-
-
-@pytest.fixture(scope="module")
-def png() -> bytes:
-    data = pytest.importorskip("skimage.data", reason="scikit-image gives the astronaut photo")
-    buffer = io.BytesIO()
-    Image.fromarray(data.astronaut()).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def default_server() -> Iterator[Server]:
-    settings = Settings.model_validate({"model_store": MODEL_STORE, "device": "cpu"})
-    running = Server(settings).start()
-    yield running
-    running.stop()
 
 
 def test_default_is_the_bottom_up_tf_pose_network(default_server: Server) -> None:
@@ -48,9 +25,10 @@ def test_default_is_the_bottom_up_tf_pose_network(default_server: Server) -> Non
     assert body["parser"] == "boxes"
 
 
-def test_default_answers_17_named_coco_keypoints(default_server: Server, png: bytes) -> None:
+def test_default_answers_17_named_coco_keypoints(default_server: Server,
+                                                 astronaut_png: bytes) -> None:
     response = httpx.post(f"{default_server.url}/v1/poses",
-                          files={"image": ("a.png", png, "image/png")}, timeout=120)
+                          files={"image": ("a.png", astronaut_png, "image/png")}, timeout=120)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"]["name"] == "tf-pose"

@@ -5,38 +5,18 @@ errors answer `{"error": "..."}`; the API key and the limits of /v1 hold."""
 from __future__ import annotations
 
 import base64
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from api_helpers import Server
-from PIL import Image
 
-from service.config import Settings
-from service.runtime.model_store import MODEL_STORE
 from service.skeleton import COCO17_JOINTS
 
 httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient[http] is the client")
 InferenceServerException = pytest.importorskip("tritonclient.utils").InferenceServerException
-
-
-@pytest.fixture(scope="module")
-def png() -> bytes:
-    data = pytest.importorskip("skimage.data", reason="scikit-image gives the astronaut photo")
-    buffer = io.BytesIO()
-    Image.fromarray(data.astronaut()).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def default_server() -> Iterator[Server]:
-    settings = Settings.model_validate({"model_store": MODEL_STORE, "device": "cpu"})
-    running = Server(settings).start()
-    yield running
-    running.stop()
 
 
 def client_of(server: Server, **kw: object) -> httpclient.InferenceServerClient:
@@ -50,7 +30,7 @@ def image_input(png: bytes, binary: bool = True) -> httpclient.InferInput:
 
 
 def test_client_lists_reads_metadata_and_gets_keypoints(default_server: Server,
-                                                        png: bytes) -> None:  # fmt: skip
+                                                        astronaut_png: bytes) -> None:  # fmt: skip
     client = client_of(default_server)
     assert client.is_server_live() and client.is_server_ready()
     assert client.get_server_metadata()["name"] == "boxpose"
@@ -62,7 +42,7 @@ def test_client_lists_reads_metadata_and_gets_keypoints(default_server: Server,
     assert {t["name"]: (t["datatype"], t["shape"]) for t in meta["outputs"]} == {
         "KEYPOINTS": ("FP32", [-1, 17, 3]), "SCORES": ("FP32", [-1]), "BOXES": ("FP32", [-1, 4])}
     assert [t["name"] for t in meta["inputs"]] == ["IMAGE", "BOXES"]
-    result = client.infer("tf-pose", [image_input(png)])
+    result = client.infer("tf-pose", [image_input(astronaut_png)])
     keypoints, scores, boxes = (result.as_numpy(n) for n in ("KEYPOINTS", "SCORES", "BOXES"))
     assert keypoints.shape == (1, 17, 3) and scores.shape == (1,) and boxes.shape == (1, 4)
     assert scores[0] > 0
@@ -71,20 +51,20 @@ def test_client_lists_reads_metadata_and_gets_keypoints(default_server: Server,
     assert shoulder[2] > 0 and np.hypot(*(shoulder[:2] - (306.24, 256.64))) < 25
 
 
-def test_client_boxes_are_answered_one_to_one(default_server: Server, png: bytes) -> None:
+def test_client_boxes_are_answered_one_to_one(default_server: Server, astronaut_png: bytes) -> None:
     client = client_of(default_server)
     boxes = httpclient.InferInput("BOXES", [2, 4], "FP32")
     boxes.set_data_from_numpy(np.array([[150, 60, 460, 512], [0, 0, 40, 40]], np.float32))
     outputs = [httpclient.InferRequestedOutput("BOXES", binary_data=False),
                httpclient.InferRequestedOutput("SCORES", binary_data=False)]
-    result = client.infer("tf-pose", [image_input(png), boxes], outputs=outputs)
+    result = client.infer("tf-pose", [image_input(astronaut_png), boxes], outputs=outputs)
     np.testing.assert_allclose(result.as_numpy("BOXES"), [[150, 60, 460, 512], [0, 0, 40, 40]])
     assert result.as_numpy("SCORES")[0] > 0 and result.as_numpy("KEYPOINTS") is None
 
 
-def test_json_request_with_base64_image(default_server: Server, png: bytes) -> None:
+def test_json_request_with_base64_image(default_server: Server, astronaut_png: bytes) -> None:
     body = {"inputs": [{"name": "IMAGE", "shape": [1], "datatype": "BYTES",
-                        "data": [base64.b64encode(png).decode()]}], "id": "a1"}
+                        "data": [base64.b64encode(astronaut_png).decode()]}], "id": "a1"}
     response = httpx.post(f"{default_server.url}/v2/models/tf-pose/infer", json=body, timeout=60)
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -117,7 +97,7 @@ def test_client_sees_the_error_message(default_server: Server) -> None:
         client_of(default_server).get_model_metadata("nope")
 
 
-def test_api_key_and_body_limit_hold(make_server: Callable[..., Server], png: bytes,
+def test_api_key_and_body_limit_hold(make_server: Callable[..., Server], astronaut_png: bytes,
                                      store: Path) -> None:  # fmt: skip
     server = make_server(api_key="s3cret", max_body_bytes=4096)
     assert httpx.get(f"{server.url}/v2/health/live", timeout=10).status_code == 200
@@ -129,4 +109,4 @@ def test_api_key_and_body_limit_hold(make_server: Callable[..., Server], png: by
     keyed = {"X-API-Key": "s3cret"}
     assert client.get_model_repository_index(headers=keyed)[0]["name"] == "pose-fixed"
     with pytest.raises(InferenceServerException, match="over the limit"):
-        client.infer("pose-fixed", [image_input(png)], headers=keyed)
+        client.infer("pose-fixed", [image_input(astronaut_png)], headers=keyed)

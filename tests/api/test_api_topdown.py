@@ -6,7 +6,6 @@ tests/runtime/test_topdown.py for how they were measured).
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ import httpx
 import numpy as np
 import pytest
 from api_helpers import Server, settings_for
-from PIL import Image
 
 from service.runtime.model_store import MODEL_STORE
 from service.skeleton import AIC14, COCO18
@@ -25,14 +23,6 @@ MEDIAPIPE_ASTRONAUT = {
     "left_elbow": (322.55, 374.95), "right_elbow": (64.60, 413.61),
     "left_hip": (241.87, 501.72), "right_hip": (128.27, 531.39),
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def png() -> bytes:
-    data = pytest.importorskip("skimage.data", reason="scikit-image gives the astronaut photo")
-    buffer = io.BytesIO()
-    Image.fromarray(data.astronaut()).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +58,8 @@ def post(server: Server, png: bytes, boxes: list | None = None) -> httpx.Respons
                       data=data, timeout=60)  # fmt: skip
 
 
-def test_served_astronaut_matches_mediapipe(topdown_server: Server, png: bytes) -> None:
-    response = post(topdown_server, png)
+def test_served_astronaut_matches_mediapipe(topdown_server: Server, astronaut_png: bytes) -> None:
+    response = post(topdown_server, astronaut_png)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"]["name"] == "blazepose-topdown"
@@ -83,9 +73,9 @@ def test_served_astronaut_matches_mediapipe(topdown_server: Server, png: bytes) 
         assert 0 <= score <= 1
 
 
-def test_served_client_boxes_in_order(topdown_server: Server, png: bytes) -> None:
+def test_served_client_boxes_in_order(topdown_server: Server, astronaut_png: bytes) -> None:
     boxes = [[0.0, 0.0, 420.0, 512.0], [10.0, 20.0, 60.0, 70.0]]
-    response = post(topdown_server, png, boxes)
+    response = post(topdown_server, astronaut_png, boxes)
     assert response.status_code == 200, response.text
     persons = response.json()["persons"]
     assert [p["box"] for p in persons] == boxes
@@ -99,9 +89,9 @@ def test_models_route_names_the_topdown_kind(topdown_server: Server) -> None:
     assert models[0]["skeleton"]["joints"] == list(AIC14.joints)
 
 
-def test_coco_skeleton_topdown_answers_17_named_keypoints(coco_server: Server, png: bytes
+def test_coco_skeleton_topdown_answers_17_named_keypoints(coco_server: Server, astronaut_png: bytes
                                                           ) -> None:  # fmt: skip
-    body = post(coco_server, png).json()
+    body = post(coco_server, astronaut_png).json()
     assert body["keypoint_names"] == list(COCO18.joints[:17])
     (person,) = body["persons"]
     named = dict(zip(body["keypoint_names"], person["keypoints"], strict=True))

@@ -4,7 +4,6 @@ frame over real HTTP; and the OpenAPI document of the video route."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,19 +11,8 @@ import pytest
 from api_helpers import Server
 from video_helpers import ndjson
 
-from service.config import Settings
-from service.runtime.model_store import MODEL_STORE
-
 CLIP = (Path(__file__).resolve().parents[3] / "shared/data/mmpose-testdata/posetrack18/videos/"
         "000001_mpiinew_test/000001_mpiinew_test.mp4")  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def default_server() -> Iterator[Server]:
-    settings = Settings.model_validate({"model_store": MODEL_STORE, "device": "cpu"})
-    running = Server(settings).start()
-    yield running
-    running.stop()
 
 
 @pytest.mark.slow
