@@ -37,12 +37,13 @@ from service.network.tfpose import (
 from service.skeleton import COCO18
 
 DEFAULT_NAME = "tf-pose"
-# Long side of the working image: the largest that keeps a served photo within 2x the CPU time
-# of BlazePose top-down in detector-union's boxes, the default before it (1.91x at 560, 2.21x at
-# 592, 2.54x at 624: interleaved rounds in bench/bottomup_default.py). Served AP on the dev
-# split: 0.300 at 512, 0.322 at 560, 0.346 at 624, 0.340 at 656; on unseen photos with true
-# boxes 656 scored best (432: 0.59, 656: 0.63, 848: 0.62). BOXPOSE_WORKING_SIZE overrides it.
-WORKING_SIZE = 560
+# Long side of the working image: within 2x the CPU time per photo of BlazePose top-down in
+# detector-union's boxes, the default before it, with a margin for the noise of a shared CPU
+# (interleaved rounds in bench/bottomup_default.py: 512 px 1.6-1.8x, 560 px 1.9-2.1x, 624 px
+# 2.5-2.7x). Served AP on the dev split: 0.300 at 512, 0.322 at 560, 0.346 at 624, 0.340 at
+# 656; on unseen photos with true boxes 656 scored best (432: 0.59, 656: 0.63, 848: 0.62).
+# BOXPOSE_WORKING_SIZE overrides it.
+WORKING_SIZE = 512
 LICENCE = {"name": "Apache-2.0", "holder": "Ildoo Kim (ildoonet/tf-pose-estimation)",
            "url": "https://github.com/ildoonet/tf-pose-estimation/blob/master/LICENSE"}
 CHANGES = [
