@@ -67,7 +67,7 @@ async def read_upload(request: Request, limits: ImageLimits, many: bool) -> Uplo
 
 
 async def _from_multipart(request: Request, body: bytes, limits: ImageLimits, many: bool) -> Upload:
-    replay = Request(request.scope, _replay(body))
+    replay = Request(request.scope, replay_body(body))
     max_files = limits.max_images if many else 1
     try:
         form = await replay.form(max_files=max_files, max_fields=16)
@@ -92,7 +92,9 @@ def _too_many_images(max_files: int) -> ApiError:
     return ApiError(413, "payload_too_large", f"at most {max_files} image(s) per request")
 
 
-def _replay(body: bytes) -> Any:
+def replay_body(body: bytes) -> Any:
+    """An ASGI `receive` that gives an already-read body once, then a disconnect: so a request
+    whose body was read (to check its size) can still be parsed as a form."""
     sent = False
 
     async def receive() -> Message:

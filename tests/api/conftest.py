@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 # The stand-in models live beside the runtime tests; both suites use them.
@@ -60,11 +61,10 @@ def server(store: Path) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def astronaut_png() -> bytes:
-    """scikit-image's astronaut photo (512 x 512, one person) as PNG bytes."""
-    data = pytest.importorskip("skimage.data", reason="scikit-image gives the astronaut photo")
+def astronaut_png(astronaut: np.ndarray) -> bytes:
+    """The astronaut photo (tests/conftest.py) as PNG bytes."""
     buffer = io.BytesIO()
-    Image.fromarray(data.astronaut()).save(buffer, format="PNG")
+    Image.fromarray(astronaut).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

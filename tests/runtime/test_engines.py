@@ -23,12 +23,6 @@ pytest.importorskip("onnxruntime")
 
 
 @pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    data = pytest.importorskip("skimage.data", reason="scikit-image gives the astronaut photo")
-    return np.ascontiguousarray(data.astronaut())  # (512, 512, 3) RGB
-
-
-@pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("onnx")
 

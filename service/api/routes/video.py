@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api.deps import Authorised, MetricsDep, Options, ServingRuntime
 from service.api.errors import ApiError
 from service.api.frames import FrameAnswerer, cancel
-from service.api.inputs import read_body
+from service.api.inputs import read_body, replay_body
 from service.api.schemas import ERROR_RESPONSES
 from service.runtime.batching import BatchFailed, Job, Overloaded
 from service.runtime.video import Video, VideoError, VideoFrame, open_video
@@ -86,7 +86,7 @@ async def read_video(request: Request, limit: int) -> bytes:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "multipart/form-data":
         body = await read_body(request, limit)
-        form = await Request(request.scope, _replay(body)).form(max_files=1, max_fields=8)
+        form = await Request(request.scope, replay_body(body)).form(max_files=1, max_fields=8)
         part = form.get("video")
         if part is None or isinstance(part, str):
             raise ApiError(400, "bad_request", "the multipart body has no 'video' file part")
@@ -98,17 +98,6 @@ async def read_video(request: Request, limit: int) -> bytes:
                    "part, or a raw video/* body")  # fmt: skip
 
 
-def _replay(body: bytes) -> Any:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 async def _lines(video: Video, answerer: FrameAnswerer, fps: float | None,
