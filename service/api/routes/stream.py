@@ -1,5 +1,5 @@
 """WS /v1/stream: encoded frames in (binary JPEG, PNG, WebP or BMP messages) -> one JSON answer
-per processed frame, with track ids.
+per processed frame, with track ids (the first answer also names the keypoints).
 
 The newest frame wins: while one frame is in the model, later ones replace each other in a
 single slot, and the next answer says how many were dropped. The socket closes with a reason:
@@ -126,6 +126,8 @@ async def _answer(websocket: WebSocket, slot: _Slot, answerer: FrameAnswerer,
             return TRY_LATER, str(exc)
         line["dropped"] = dropped
         line["image"] = {"width": image.width, "height": image.height}
+        if answerer.answered == 1:
+            line["keypoint_names"] = list(answerer.layout.names)
         await websocket.send_json(line)
         if slot.data is None and slot.closed:
             slot.ready.set()  # closed while this frame ran

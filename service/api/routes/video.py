@@ -37,7 +37,8 @@ OVERLOAD_LINE = {"QueueFull": "overloaded", "DeadlineExceeded": "deadline_exceed
 _VIDEO_SCHEMA = {"type": "string", "format": "binary"}
 _LINE_TEXT = (
     'One JSON object a line. Per processed frame: {"frame", "time_s", "persons": [{'
-    '"track_id", "box", "box_source", "score", "keypoints"}], "timings_ms"}; '
+    '"track_id", "box", "box_source", "score", "keypoints"}], "timings_ms"}, the first '
+    'also "keypoint_names"; '
     'track ids are small integers, stable for the video. Last: {"summary": {"frames", '
     '"decoded", "dropped", "tracks", "fps", "video", "model", "keypoint_names"}}, '
     'or {"error": {"code", "message"}} when decoding fails midway.'
@@ -98,8 +99,6 @@ async def read_video(request: Request, limit: int) -> bytes:
                    "part, or a raw video/* body")  # fmt: skip
 
 
-
-
 async def _lines(video: Video, answerer: FrameAnswerer, fps: float | None,
                  max_frames: int | None) -> AsyncIterator[bytes]:  # fmt: skip
     """The NDJSON answer; up to `max_queued` frames in the worker while earlier ones answer.
@@ -147,7 +146,10 @@ def _error_line(exc: Exception, answerer: FrameAnswerer) -> bytes:
 
 
 async def _line(answerer: FrameAnswerer, frame: VideoFrame, job: Job) -> bytes:
-    return _json(await answerer.answer(job, frame.index, frame.time_s))
+    line = await answerer.answer(job, frame.index, frame.time_s)
+    if answerer.answered == 1:  # a player can draw skeletons before the summary arrives
+        line["keypoint_names"] = list(answerer.layout.names)
+    return _json(line)
 
 
 def _summary(video: Video, answerer: FrameAnswerer, elapsed: float) -> dict[str, Any]:
