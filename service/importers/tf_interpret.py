@@ -128,6 +128,9 @@ def interpret(graph: Graph, output: str, image: np.ndarray) -> np.ndarray:
             n, _depthwise(n, get(n.inputs[0]), get(n.inputs[1])), get(n.inputs[2])),
         **dict.fromkeys(_ACTIVATIONS, activate),
         "AddV2": lambda n: get(n.inputs[0]) + get(n.inputs[1]),
+        "Add": lambda n: get(n.inputs[0]) + get(n.inputs[1]),
+        "Mean": lambda n: np.mean(get(n.inputs[0]), axis=tuple(int(a) for a in get(
+            n.inputs[1]).reshape(-1)), keepdims=bool(n.attrs.get("keep_dims"))),
         "Sub": lambda n: get(n.inputs[0]) - get(n.inputs[1]),
         "Mul": lambda n: get(n.inputs[0]) * get(n.inputs[1]),
         "Cast": lambda n: get(n.inputs[0]).astype(_CASTS[n.attrs.get("DstT", 1)]),

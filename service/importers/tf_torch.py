@@ -51,9 +51,10 @@ CONVOLUTIONS = ("Conv2D", "DepthwiseConv2dNative", "_FusedConv2D", "FusedDepthwi
 ACTIVATIONS: dict[str, Callable[..., torch.Tensor]] = {
     "Relu": torch.relu, "Relu6": relu6, "Sigmoid": torch.sigmoid}
 BINARY: dict[str, tuple[str, Callable[..., torch.Tensor]]] = {
-    "AddV2": ("add", torch.add), "Sub": ("sub", torch.sub), "Mul": ("mul", torch.mul)}
+    "AddV2": ("add", torch.add), "Add": ("add", torch.add), "Sub": ("sub", torch.sub),
+    "Mul": ("mul", torch.mul)}  # fmt: skip
 SUPPORTED_OPS = ("Placeholder", "Const", "Identity", *CONVOLUTIONS, "BiasAdd", *ACTIVATIONS,
-                 *BINARY, "Cast", "ConcatV2", "MaxPool", "ResizeBilinear")  # fmt: skip
+                 *BINARY, "Cast", "ConcatV2", "MaxPool", "Mean", "ResizeBilinear")  # fmt: skip
 _DT_FLOAT = 1
 _NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1, -1: 1, -2: 3, -3: 2, -4: 0}
 
@@ -111,8 +112,13 @@ class _Builder:
         return self.values[name]
 
     def add_module(self, name: str, module: nn.Module) -> str:
+        """A free dotted path for `module`: never inside another module's leaf (a scope that is
+        both a layer and the parent of a layer, as `x/BiasAdd` beside `x/separable/depthwise`),
+        never a parent of a leaf."""
+        if any(name.startswith(k + ".") for k in self.modules):
+            name = name.replace(".", "_")
         key, n = name, 1
-        while key in self.modules:
+        while key in self.modules or any(k.startswith(key + ".") for k in self.modules):
             n += 1
             key = f"{name}_{n}"
         self.modules[key] = module
@@ -268,12 +274,22 @@ class _Builder:
         sh, sw = self.window(node, "strides")
         return self.fx.call_function(max_pool_same, (self.value(node), kh, kw, sh, sw))
 
+    def mean(self, node: Node) -> fx.Node:
+        """Mean over the spatial axes, kept (squeeze-and-excite's global pooling)."""
+        axes = sorted(_NHWC_TO_NCHW_AXIS.get(int(a), -1)
+                      for a in self.constant(node, 1).reshape(-1))  # fmt: skip
+        if axes != [2, 3] or not node.attrs.get("keep_dims"):
+            raise BoxposeError(f"{node.name} (Mean): only a mean over H and W with keep_dims "
+                               "is supported")  # fmt: skip
+        return self.fx.call_method("mean", (self.value(node), [2, 3]), {"keepdim": True})
+
     def _ops(self) -> dict[str, Callable[[Node], fx.Node]]:
         """op -> its builder: the one place that says what is supported."""
         ops: dict[str, Callable[[Node], fx.Node]] = {
             "Placeholder": lambda n: self.fx.placeholder("image"),
             "Identity": self.value, "Cast": self.cast, "BiasAdd": self.bias_add,
             "ConcatV2": self.concat, "MaxPool": self.max_pool, "ResizeBilinear": self.resize,
+            "Mean": self.mean,
         }  # fmt: skip
         ops.update({op: self.conv for op in CONVOLUTIONS})
         ops.update({op: self.binary for op in BINARY})

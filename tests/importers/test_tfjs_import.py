@@ -159,6 +159,47 @@ def test_tiny_model_converts_and_equals_its_interpretation(size: tuple[int, int]
     np.testing.assert_allclose(again.numpy(), ours, atol=1e-6)
 
 
+def squeeze_excite_model() -> tuple[bytes, dict[str, bytes]]:
+    """CenterNet's MobileNetV3 ops beyond MoveNet's: hard-swish (Add, Relu6, Mul), a
+    squeeze-and-excite block (Mean over H and W, kept), and a scope that is both a layer and the
+    parent of one (`head/BiasAdd` beside `head/separable/depthwise`)."""
+    g = TfjsWriter()
+    g.op("input", "Placeholder", [], dtype="DT_FLOAT")
+    c1 = g.conv("c1", "input", (3, 3, 3, 8), 2, "SAME", ["BiasAdd"])
+    shifted = g.op("hs/add", "Add", [c1, g.const("hs/three", np.array(3.0, np.float32))])
+    gate = g.op("hs/mul", "Mul", [g.const("hs/sixth", np.array(1 / 6, np.float32)),
+                                  g.op("hs/relu6", "Relu6", [shifted])])  # fmt: skip
+    x = g.op("hs/out", "Mul", [c1, gate])
+    pooled = g.op("se/Mean", "Mean", [x, g.const("se/axes", np.array([1, 2]))], keep_dims=True)
+    squeeze = g.conv("se/squeeze", pooled, (1, 1, 8, 4), 1, "SAME", ["BiasAdd", "Relu"])
+    excite = g.op("se/sig", "Sigmoid", [g.conv("se/excite", squeeze, (1, 1, 4, 8), 1, "SAME", [])])
+    x = g.op("se/out", "Mul", [x, excite])
+    d = g.conv("head/separable/depthwise", x, (3, 3, 8, 1), 1, "SAME", [], True)
+    g.conv("head/BiasAdd", d, (1, 1, 8, 2), 1, "VALID", ["BiasAdd"])
+    g.op("out", "Identity", ["head/BiasAdd"])
+    return g.files()
+
+
+def test_squeeze_excite_ops_convert_and_equal_their_interpretation() -> None:
+    graph = read_model(*squeeze_excite_model())
+    module = to_torch(graph, "out").eval()
+    image = RNG.uniform(0, 255, (2, 12, 16, 3)).astype(np.float32)
+    reference = interpret(graph, "out", image)
+    with torch.inference_mode():
+        ours = module(torch.from_numpy(image).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    assert ours.shape == reference.shape == (2, 6, 8, 2)
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+    assert len({name for name, _ in module.named_modules()}) > 4  # each layer a module
+
+
+def test_a_mean_over_channels_is_refused_naming_it() -> None:
+    g = TfjsWriter()
+    g.op("input", "Placeholder", [], dtype="DT_FLOAT")
+    g.op("m", "Mean", ["input", g.const("axes", np.array([3]))], keep_dims=True)
+    with pytest.raises(BoxposeError, match="m .Mean.: only a mean over H and W"):
+        to_torch(read_model(*g.files()), "m")
+
+
 def test_weights_are_dequantised_float16_uint8_and_int32() -> None:
     data, shards = tiny_model()
     graph = read_model(data, shards)
