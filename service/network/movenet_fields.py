@@ -36,6 +36,7 @@ class FieldHeadConfig:
     stem_kernel: int = 1  # 1 x 1: the blocks' dilated depthwise convolutions see around
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # one separable residual block each
     band_sigma: float = 1.0  # cells: the regression fields' band, exp(-d^2 / (2 sigma^2))
+    correction: bool = True  # False: fields = regression fields x gate, MoveNet's geometry kept
 
 
 # the head's inputs: FPN features, MoveNet's heatmaps, the regression fields, their bands and
@@ -97,10 +98,11 @@ class FieldHead(nn.Module):
     learnt gate per limb (sigmoid) + a learnt correction."""
 
     grid_shift: float
+    correction: bool
 
     def __init__(self, config: FieldHeadConfig = FieldHeadConfig()) -> None:
         super().__init__()
-        self.grid_shift = GRID_SHIFT
+        self.grid_shift, self.correction = GRID_SHIFT, config.correction
         self.regression = RegressionFields(config.band_sigma)
         self.stem = nn.Conv2d(IN_CHANNELS, config.hidden, config.stem_kernel,
                               padding=config.stem_kernel // 2)  # fmt: skip
@@ -113,6 +115,15 @@ class FieldHead(nn.Module):
 
     def forward(self, features: torch.Tensor, heatmaps: torch.Tensor,
                 regress: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        neck, gate_logit, correction, fields = self.parts(features, heatmaps, regress)
+        gate = torch.sigmoid(gate_logit).repeat_interleave(2, 1)  # (B, 34, h, w)
+        return torch.cat([neck, fields * gate + correction], 1)  # (B, 35, h, w)
+
+    def parts(self, features: torch.Tensor, heatmaps: torch.Tensor, regress: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """The forward's terms, for losses on each: the neck (B, 1, h, w), the gates' logits
+        (B, 17, h, w), the correction (B, 34, h, w; zeros without one) and the regression
+        fields (B, 34, h, w)."""
         # offsets from the project's cell: sampled 3/8 cell on, and 3/8 cell shorter
         fields, band, neck = self.regression(
             shift_to_project_grid(regress, self.grid_shift) - self.grid_shift)
@@ -122,8 +133,10 @@ class FieldHead(nn.Module):
         x = torch.relu(self.stem(torch.cat(inputs, 1)))  # (B, hidden, h, w)
         out = self.out(self.blocks(x))  # (B, 1 + 17 + 34, h, w)
         limbs = band.shape[1]
-        gate = torch.sigmoid(out[:, 1:1 + limbs]).repeat_interleave(2, 1)  # (B, 34, h, w)
-        return torch.cat([out[:, :1], fields * gate + out[:, 1 + limbs:]], 1)  # (B, 35, h, w)
+        correction = out[:, 1 + limbs:]
+        if not self.correction:
+            correction = torch.zeros_like(correction)
+        return out[:, :1], out[:, 1:1 + limbs], correction, fields
 
 
 def shift_to_project_grid(x: torch.Tensor, shift: float = GRID_SHIFT) -> torch.Tensor:

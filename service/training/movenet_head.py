@@ -6,7 +6,9 @@ field channels and the neck map, on random `crop` x `crop` windows of the cached
 - truth: the same, but inside an annotated person's limb band (Eq. 3-4) the ground truth
   replaces the teacher, weighted `truth_weight` x; the neck target is the larger of the two;
 - `foreground`: each pixel weighs 1 + foreground x |target| (empty maps are most pixels: without
-  it a head sits on "predict nothing", docs NOTES: pretrained vs random init).
+  it a head sits on "predict nothing", docs NOTES: pretrained vs random init);
+- gates: not an MSE (movenet_gates.py): the gates learn where limbs are, the direction stays
+  MoveNet's regression, corrected only towards the truth's.
 The checkpoint (checkpoint.py) holds the head, Adam, the step and the run's configuration; a
 run given the same path resumes where it stopped. Each leg appends to steps.csv beside it.
 """
@@ -26,8 +28,7 @@ from service.network.movenet_fields import FieldHead, FieldHeadConfig
 from service.training.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
 from service.training.curves import append_csv
 from service.training.movenet_cache import SCALE_INT8
-
-NECK_CHANNEL = 34  # the cache's target channels: 34 fields, then the neck
+from service.training.movenet_gates import LOSSES, NECK_CHANNEL
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,17 @@ class Recipe:
     foreground: float  # pixel weight 1 + foreground * |target|
     truth_weight: float = 3.0
     neck_weight: float = 4.0  # the neck is 1 channel against 34: the parser's root
+    loss: str = "mse"  # movenet_gates.LOSSES
+    gate_scale: float = 0.3  # gates: the teacher's field magnitude that counts as a limb
+    cosine_weight: float = 1.0  # gates: 1 - cos(field, truth) inside annotated limbs
+    correction_weight: float = 1.0  # gates: the correction's square outside them
 
 
 RECIPES = {
     "teacher": Recipe(truth=False, foreground=5.0),
     "truth": Recipe(truth=True, foreground=5.0),
     "truth-plain": Recipe(truth=True, foreground=0.0),
+    "gates": Recipe(truth=True, foreground=10.0, loss="gates"),
 }
 
 
@@ -56,6 +62,7 @@ class TrainConfig:
     final_lr_fraction: float = 0.05
     checkpoint_every_s: float = 180.0
     validate_every: int = 100
+    snapshot_every: int = 300  # steps between copies kept for the dev-split bench
     seed: int = 0
     head: FieldHeadConfig = field(default_factory=FieldHeadConfig)
 
@@ -131,7 +138,8 @@ def batch_of(cache: Cache, index: np.ndarray, recipe: Recipe, crop: int,
         covered[k, :, : max(int(h) - ys[k], 0), : max(int(w) - xs[k], 0)] = 1.0
     target, weight = targets_of(teacher, truth, recipe)
     return {"features": features, "heatmaps": heatmaps, "regress": regress, "target": target,
-            "weight": weight * covered}  # fmt: skip
+            "weight": weight * covered, "teacher": teacher, "truth": truth,
+            "covered": covered}  # fmt: skip
 
 
 def targets_of(teacher: torch.Tensor, truth: torch.Tensor,
@@ -151,10 +159,6 @@ def targets_of(teacher: torch.Tensor, truth: torch.Tensor,
     return target, weight
 
 
-def weighted_mse(out: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    return (weight * (out - target) ** 2).sum() / weight[:, :1].gt(0).sum().clamp(min=1)
-
-
 def cosine_lr(config: TrainConfig, step: int) -> float:
     t = min(step / max(config.steps, 1), 1.0)
     low = config.final_lr_fraction
@@ -169,18 +173,18 @@ def validation_loss(head: FieldHead, cache: Cache, recipe: Recipe, crop: int) ->
     for start in range(0, len(cache), 8):
         batch = batch_of(cache, np.arange(start, min(start + 8, len(cache))), recipe,
                          cache.features.shape[-1], None)  # fmt: skip
-        out = head(batch["features"], batch["heatmaps"], batch["regress"])
-        total += float(weighted_mse(out, batch["target"], batch["weight"])) * len(batch["target"])
+        total += float(LOSSES[recipe.loss](head, batch, recipe)) * len(batch["target"])
     head.train()
     return total / max(len(cache), 1)
 
 
 def train(cache_dir: Path, checkpoint: Path, config: TrainConfig, max_seconds: float,
-          regress: torch.nn.Module, until: int | None = None,
-          log: bool = True) -> HeadProgress:  # fmt: skip
+          regress: torch.nn.Module, until: int | None = None, log: bool = True,
+          snapshots: Path | None = None) -> HeadProgress:  # fmt: skip
     """Trains for `max_seconds` or up to step `until` (at most config.steps), resuming from
     `checkpoint` when it exists (its configuration wins but for a longer `steps`), saving it
-    every config.checkpoint_every_s and at the end."""
+    every config.checkpoint_every_s and at the end, and a copy as snapshots/step-NNNNN.pt every
+    config.snapshot_every steps (scored on the dev split apart: the best is kept, not the last)."""
     if checkpoint.exists():
         saved = config_from(read_checkpoint(checkpoint)["extra"]["config"], config.steps)
         config = replace(saved, shards=config.shards)  # this leg's data: the caller's
@@ -205,8 +209,7 @@ def train(cache_dir: Path, checkpoint: Path, config: TrainConfig, max_seconds: f
         batch = batch_of(data, rng.integers(0, len(data), config.batch), recipe, config.crop, rng)
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(config, progress.step)
-        out = head(batch["features"], batch["heatmaps"], batch["regress"])
-        loss = weighted_mse(out, batch["target"], batch["weight"])
+        loss = LOSSES[recipe.loss](head, batch, recipe)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -221,6 +224,9 @@ def train(cache_dir: Path, checkpoint: Path, config: TrainConfig, max_seconds: f
                 print(f"{time.strftime('%H:%M:%S')} step {progress.step} loss {float(loss):.4f}"
                       f" val {progress.last_val:.4f}", flush=True)  # fmt: skip
         append_csv(curve, row)
+        if snapshots is not None and progress.step % config.snapshot_every == 0:
+            save_checkpoint(snapshots / f"step-{progress.step:05d}.pt", head, optimizer,
+                            progress, extra)  # fmt: skip
         if time.perf_counter() - last_save > config.checkpoint_every_s:
             save_checkpoint(checkpoint, head, optimizer, progress, extra)
             last_save = time.perf_counter()

@@ -25,17 +25,21 @@ def register_train(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--until", type=int, default=None, help="stop this leg at this step")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
+    parser.add_argument("--snapshots", default=None,
+                        help="a folder (under runs/) for a copy every --snapshot-every steps")
+    parser.add_argument("--snapshot-every", type=int, default=TrainConfig.snapshot_every)
     return parser
 
 
 def run_train(args: argparse.Namespace) -> int:
     config = TrainConfig(recipe=args.recipe, steps=args.steps, lr=args.lr, batch=args.batch,
-                         shards=args.shards)
+                         shards=args.shards, snapshot_every=args.snapshot_every)
     from service.importers.movenet_fields_export import feature_heads, movenet_graph
 
     regress = feature_heads(movenet_graph()[0])
     progress = train(Path(args.cache), Path(args.checkpoint), config, args.minutes * 60,
-                     regress, args.until)
+                     regress, args.until,
+                     snapshots=Path(args.snapshots) if args.snapshots else None)
     print(f"stopped at step {progress.step} ({progress.seconds / 60:.1f} min in all), "
           f"validation loss {progress.last_val:.4f}; checkpoint {args.checkpoint}")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from service.network.movenet_fields import (
@@ -14,6 +15,7 @@ from service.network.movenet_fields import (
     FPN_CHANNELS,
     MOVENET_JOINTS,
     FieldHead,
+    FieldHeadConfig,
     RegressionFields,
     centre_boxes,
     shift_to_project_grid,
@@ -21,6 +23,7 @@ from service.network.movenet_fields import (
 from service.skeleton import COCO18
 from service.training.checkpoint import read_checkpoint
 from service.training.movenet_cache import _resample, aic14_to_coco18
+from service.training.movenet_gates import gate_targets, truth_cosine
 from service.training.movenet_head import RECIPES, TrainConfig, targets_of, train
 
 
@@ -109,12 +112,47 @@ def _fake_cache(folder: Path, shards: int = 3, n: int = 4, g: int = 16) -> None:
                  valid=np.full((n, 2), g, np.int16))  # fmt: skip
 
 
-def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+def test_head_without_correction_serves_gated_regression_fields() -> None:
+    head = FieldHead(FieldHeadConfig(correction=False)).eval()
+    features, heatmaps = torch.rand(1, FPN_CHANNELS, 8, 8), torch.rand(1, MOVENET_JOINTS, 8, 8)
+    regress = torch.randn(1, 2 * MOVENET_JOINTS, 8, 8) * 3
+    neck, gate_logit, correction, fields = head.parts(features, heatmaps, regress)
+    assert torch.equal(correction, torch.zeros_like(correction))
+    gate = torch.sigmoid(gate_logit).repeat_interleave(2, 1)
+    out = torch.jit.script(head)(features, heatmaps, regress)
+    assert torch.allclose(out[:, 1:], fields * gate, atol=1e-6)
+    assert torch.allclose(out[:, :1], neck, atol=1e-6)
+
+
+def test_gate_target_is_the_truths_band_or_the_teachers_scaled_magnitude() -> None:
+    teacher, truth = torch.zeros(1, 35, 1, 3), torch.zeros(1, 35, 1, 3)
+    truth[0, 2, 0, 0] = -0.5  # limb 1 annotated at cell 0 (x only)
+    teacher[0, 2, 0, 1], teacher[0, 3, 0, 1] = 0.09, 0.12  # limb 1 seen by the teacher: 0.15
+    target, band = gate_targets(teacher, truth, gate_scale=0.3)
+    assert target.shape == band.shape == (1, 17, 1, 3)
+    assert torch.allclose(target[0, 1, 0], torch.tensor([1.0, 0.5, 0.0]))
+    assert band[0, 1, 0].tolist() == [True, False, False] and not band[0, 0].any()
+
+
+def test_truth_cosine_ignores_magnitude_and_sees_direction() -> None:
+    truth = torch.zeros(1, 35, 1, 2)
+    truth[0, 0, 0, :] = 1.0  # limb 0 points along +x at both cells
+    fields = torch.zeros(1, 34, 1, 2)
+    fields[0, 0, 0, 0] = 0.1  # short but right
+    fields[0, 0, 0, 1], fields[0, 1, 0, 1] = -1.0, 1.0  # long but 135 degrees off
+    cos = truth_cosine(fields, truth)[0, 0, 0]
+    assert torch.isclose(cos[0], torch.tensor(1.0)) and cos[1] < -0.7
+
+
+@pytest.mark.parametrize("recipe", ["truth", "gates"])
+def test_training_resumes_from_its_checkpoint(tmp_path: Path, recipe: str) -> None:
     _fake_cache(tmp_path / "cache")
     checkpoint = tmp_path / "head.pt"
-    config = TrainConfig(steps=6, batch=2, crop=8, validate_every=3)
+    config = TrainConfig(recipe=recipe, steps=6, batch=2, crop=8, validate_every=3,
+                         snapshot_every=2)  # fmt: skip
     regress = torch.nn.Conv2d(FPN_CHANNELS, 2 * MOVENET_JOINTS, 1).requires_grad_(False)
-    first = train(tmp_path / "cache", checkpoint, config, 60.0, regress, until=3, log=False)
+    first = train(tmp_path / "cache", checkpoint, config, 60.0, regress, until=3, log=False,
+                  snapshots=tmp_path / "snaps")  # fmt: skip
     assert first.step == 3
     weights = read_checkpoint(checkpoint)["model"]
     second = train(tmp_path / "cache", checkpoint, config, 60.0, regress, log=False)
@@ -123,3 +161,5 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     assert any(not torch.equal(weights[k], after[k]) for k in weights)
     rows = (tmp_path / "head-steps.csv").read_text().splitlines()
     assert len(rows) == 1 + 6 and rows[-1].startswith("6,")
+    assert [p.name for p in sorted((tmp_path / "snaps").iterdir())] == ["step-00002.pt"]
+    assert read_checkpoint(tmp_path / "snaps" / "step-00002.pt")["progress"]["step"] == 2
