@@ -49,7 +49,7 @@ _BODY = {
         "content": {
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["video"], "properties": {"video": _VIDEO_SCHEMA},
-            }},
+            }, "encoding": {"video": {"contentType": ", ".join(RAW_TYPES)}}},
             **{t: {"schema": _VIDEO_SCHEMA} for t in RAW_TYPES},
         },
     }
