@@ -1,0 +1,90 @@
+"""The composed movenet-fields module (issue 27): MoveNet's trunk (a stand-in here) + the field
+head scripts into one module answering maps, fields and box rows; saved with its export manifest
+it is served with its own box head and no detector. (tests/api/test_api_movenet_fields.py serves
+the real export over HTTP when the npm tarball is there.)"""
+
+# (No `from __future__ import annotations`: TorchScript reads the stand-in's annotations.)
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from service.config import Settings
+from service.importers.movenet_fields_export import manifest
+from service.network.export import save_model
+from service.network.movenet_fields import (
+    FIELD_CHANNELS,
+    FPN_CHANNELS,
+    MOVENET_JOINTS,
+    FieldHead,
+    MoveNetFields,
+)
+from service.runtime.factory import detector_for, load_pipeline
+from service.runtime.protocol import ImageInput, PipelineConfig
+from service.skeleton import COCO18
+
+
+class StandInTrunk(nn.Module):
+    """(B, 3, H, W) padded to 32 -> MoveNet's six heads and the FPN at stride 4: one person
+    centre at cell (`row`, `col`) with a box 10 cells tall and 6 wide; the rest flat."""
+
+    row: int
+    col: int
+    joints: int
+
+    def __init__(self, row: int, col: int) -> None:
+        super().__init__()
+        self.row, self.col, self.joints = row, col, MOVENET_JOINTS
+        self.fpn = nn.Conv2d(3, FPN_CHANNELS, 1)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                    torch.Tensor, torch.Tensor, torch.Tensor,
+                                                    torch.Tensor]:  # fmt: skip
+        x = F.avg_pool2d(image / 255.0, 4)  # (B, 3, h, w)
+        b, _, h, w = x.shape
+        centre = torch.zeros(b, 1, h, w)
+        centre[:, 0, self.row, self.col] = 0.9
+        scale = torch.cat([torch.full((b, 1, h, w), 10.0), torch.full((b, 1, h, w), 6.0)], 1)
+        zeros = torch.zeros(b, 2 * self.joints, h, w)
+        heatmaps = torch.zeros(b, self.joints, h, w)
+        return (centre, heatmaps, zeros, zeros, scale, torch.zeros(b, 2, h, w),
+                torch.relu(self.fpn(x)))  # fmt: skip
+
+
+def composed() -> MoveNetFields:
+    return MoveNetFields(StandInTrunk(12, 20), FieldHead().eval(), max_boxes=4).eval()
+
+
+def test_the_composed_module_scripts_and_answers_maps_fields_and_boxes() -> None:
+    module = composed()
+    script = torch.jit.script(module)
+    image = torch.rand(1, 3, 100, 130) * 255  # padded inside to 128 x 160
+    with torch.inference_mode():
+        eager, scripted = module(image), script(image)
+    maps, fields, boxes = scripted
+    assert maps.shape == (1, COCO18.num_joints + 1, 32, 40)
+    assert fields.shape == (1, FIELD_CHANNELS, 32, 40)
+    assert boxes.shape == (1, 4, 5)
+    for a, b in zip(eager, scripted, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    # centre cell (12, 20) = pixel (80, 48); 6 x 10 cells = 24 x 40 px
+    assert torch.allclose(boxes[0, 0], torch.tensor([68.0, 28.0, 92.0, 68.0, 0.9]))
+    assert torch.allclose(maps[:, -1], 1.0 - maps[:, :-1].max(1)[0])  # background
+
+
+def test_served_it_takes_its_own_box_head_and_loads_no_detector(tmp_path: Path) -> None:
+    script = torch.jit.script(composed())
+    params = sum(p.numel() for p in script.parameters())
+    save_model(script, tmp_path / "movenet-fields",
+               manifest("movenet-fields", "t.tgz", "0" * 64, params, {}))  # fmt: skip
+    settings = Settings(pose_model="movenet-fields", model_store=tmp_path)
+    assert detector_for(settings.runtime()) is None
+    pipeline = load_pipeline("movenet-fields", None, "cpu", tmp_path, PipelineConfig())
+    image = np.full((128, 160, 3), 90, np.uint8)
+    (found,) = pipeline.detect_missing([ImageInput(image, None, (1.0,))])
+    assert found is not None and [b.source for b in found] == ["box_head"]
+    assert np.allclose([found[0].x1, found[0].y1, found[0].x2, found[0].y2],
+                       [68.0, 28.0, 92.0, 68.0], atol=0.5)  # fmt: skip
