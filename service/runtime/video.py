@@ -5,6 +5,8 @@ that is not one (415), cannot be decoded (400) or is over a limit (413) is refus
 reason; later decode errors surface as `VideoError` from the frame iterator. Frames are
 converted (and shrunk to the working size, by FFmpeg's swscale) only when sampled (`fps`).
 One lock guards the decoder: the iterator runs in worker threads, `close` from anywhere.
+A phone's rotation (the display matrix, or an older file's "rotate" tag) is applied to every
+frame, so sizes and coordinates are those of the video as it is shown.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import av
 import numpy as np
@@ -46,11 +48,13 @@ class VideoInfo:
     duration_s: float | None  # None when the container does not say
     frames: int | None  # from the header, or duration * fps; None when unknown
     codec: str
+    rotation: int = 0  # degrees the decoded pictures turn counterclockwise to be shown: 0-270
 
     def as_dict(self) -> dict[str, object]:
         return {"width": self.width, "height": self.height, "fps": round(self.fps, 3),
                 "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
-                "frames": self.frames, "codec": self.codec}  # fmt: skip
+                "frames": self.frames, "codec": self.codec,
+                "rotation": self.rotation}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,7 @@ class Video:
 
     def __init__(self, container: av.container.InputContainer, info: VideoInfo,
                  config: VideoConfig, working_size: int) -> None:  # fmt: skip
-        self.info, self.config = info, config
-        self.frame = Frame.of(info.height, info.width, working_size)
+        self.config = config
         self.decoded = 0  # frames decoded so far
         self._container: av.container.InputContainer | None = container
         self._decoder = container.decode(video=0)
@@ -74,6 +77,8 @@ class Video:
         self._first = self._next_raw()  # a video whose first frame fails is undecodable (400)
         if self._first is None:
             raise VideoError("the video has no decodable frame")
+        self.info = shown(info, display_rotation(self._first, container.streams.video[0]))
+        self.frame = Frame.of(self.info.height, self.info.width, working_size)
 
     def _next_raw(self) -> av.VideoFrame | None:
         with self._lock:
@@ -103,9 +108,13 @@ class Video:
             raw = self._next_raw()
 
     def _convert(self, raw: av.VideoFrame) -> DecodedImage:
-        f = self.frame
+        f, turns = self.frame, self.info.rotation // 90
+        width, height = f.work_width, f.work_height
+        if turns % 2:  # decoded on its side
+            width, height = height, width
         with self._lock:
-            rgb = raw.to_ndarray(width=f.work_width, height=f.work_height, format="rgb24")
+            rgb = raw.to_ndarray(width=width, height=height, format="rgb24")  # (h, w, 3) decoded
+        rgb = np.rot90(rgb, turns)  # (h, w, 3) as shown: np.rot90 turns counterclockwise
         return DecodedImage(np.ascontiguousarray(rgb), "video", (f.height, f.width))
 
     def close(self) -> None:
@@ -139,6 +148,30 @@ def open_video(data: bytes, config: VideoConfig, max_pixels: int, working_size: 
     except BaseException:
         container.close()
         raise
+
+
+def display_rotation(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> int:
+    """Degrees (0, 90, 180, 270) to turn the decoded picture counterclockwise to show it: the
+    frame's display matrix, else the stream's "rotate" tag (clockwise degrees, older muxers)."""
+    try:
+        degrees = float(frame.rotation)
+    except (AttributeError, TypeError, ValueError):
+        degrees = 0.0
+    if not -360.0 <= degrees <= 360.0:  # no usable matrix (FFmpeg answers NaN, or INT_MIN)
+        degrees = 0.0
+    if degrees == 0.0:
+        try:
+            degrees = -float(stream.metadata.get("rotate", 0))
+        except ValueError:
+            degrees = 0.0
+    return round(degrees / 90.0) % 4 * 90
+
+
+def shown(info: VideoInfo, rotation: int) -> VideoInfo:
+    """The video's info as it is shown: a quarter turn swaps width and height."""
+    if rotation in (90, 270):
+        return replace(info, width=info.height, height=info.width, rotation=rotation)
+    return replace(info, rotation=rotation)
 
 
 def _is_image(format_name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from typing import Any
 
 import av
@@ -32,3 +33,18 @@ def still_clip(image: np.ndarray, count: int, fps: int = 25) -> bytes:
 
 def ndjson(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def turned(mp4: bytes, clockwise: int) -> bytes:
+    """The clip as a phone writes it: the pictures unchanged, the track header's display matrix
+    (ISO 14496-12 tkhd) telling players to turn them `clockwise` degrees (90, 180 or 270)."""
+    at = mp4.find(b"tkhd")
+    version = mp4[at + 4]
+    # after the type: version and flags (4 bytes); creation and modification times, track id,
+    # reserved, duration (20 bytes, 32 in version 1); reserved, layer, alternate group, volume,
+    # reserved (16 bytes); then the matrix (9 x 32 bits)
+    offset = at + 4 + 4 + (32 if version == 1 else 20) + 16
+    one = 1 << 16
+    a, b, c, d = {90: (0, one, -one, 0), 180: (-one, 0, 0, -one), 270: (0, -one, one, 0)}[clockwise]
+    matrix = struct.pack(">9i", a, b, 0, c, d, 0, 0, 0, 1 << 30)
+    return mp4[:offset] + matrix + mp4[offset + 36 :]
