@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("service.runtime.onnx_command", "service.detector.union_command",
          "service.training.export_command", "service.network.command"),
         "export a network preset, a training checkpoint or a detector union to TorchScript; "
-        "--onnx: a stored pose net's ONNX file",
+        "--onnx: the stored models' ONNX files (every one without a name)",
     ),
     "import": (("service.importers.command",), "import a third-party model (blazepose, openpose)"),
     "label": (("service.labelling.command",), "COCO pseudo-labels for a folder of photos"),

@@ -1,11 +1,12 @@
-"""A loaded TorchScript pose net -> the engine that runs its forward: TorchScript itself, or
-ONNX Runtime on the CPU behind the same call (`OnnxModule`: torch tensors in, torch tensors out).
+"""A loaded TorchScript model -> the engine that runs its call: TorchScript itself, or its
+networks on ONNX Runtime behind the same call (runtime/onnx_parts.py: torch tensors in, torch
+tensors out; a detector keeps `detect`, the top-down model its landmarks and flags).
 
-No ONNX file is bundled (each would stay in every clone's history twice): it is derived from the
-TorchScript model once, at first load, into the user cache as `<model sha256>.onnx`, checked
-against TorchScript on a sample (max |difference| <= `TOLERANCE`) and recorded by its own sha256
-in `<model sha256>.json` beside it; a file that no longer matches its record is derived again.
-Only bottom-up pose nets (manifest kind `pose`: image -> maps, fields) have an ONNX engine.
+No ONNX file is bundled (each would stay in every clone's history twice): each network of a
+model is derived from the TorchScript file once, at first load, into the user cache as
+`<model sha256>.<part>.onnx`, checked against TorchScript (`deviation` <= `TOLERANCE`, each
+network on its own sample and the whole call on the model's) and recorded by sha256 in
+`<model sha256>.json` beside them; a file that no longer matches its record is derived again.
 """
 
 from __future__ import annotations
@@ -21,23 +22,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-import numpy as np
 import torch
 
 from service.runtime.model_store import LoadedModel, ModelStoreError, sha256_of
+from service.runtime.onnx_parts import OnnxNet, Part, recipe_for, sample_image
 
 log = logging.getLogger(__name__)
 
 Engine = Literal["torchscript", "onnxruntime"]
 EngineSetting = Literal["auto", "torchscript", "onnxruntime"]
 ENGINES: tuple[str, ...] = get_args(Engine)
-ONNX_KINDS = ("pose",)  # kinds whose net ONNX Runtime can run: (B, 3, H, W) -> (maps, fields)
+ONNX_KINDS = ("pose", "detector", "topdown")  # every kind of the store has an ONNX engine
 OPSET = 17
-TOLERANCE = 1e-4  # max |ONNX - TorchScript| on the check sample
-# The check sample: a batch of 2 at a size no stride divides, so the padding inside is exported
-# as computed from the input's size, not as constants.
+TOLERANCE = 1e-4  # max deviation of ONNX from TorchScript on the check samples
+EXPORT_SIZE = (96, 128)  # (H, W) a dynamic part is exported at: it is checked at another
+# the model's check sample: a batch of 2 at a size no stride divides (padding inside follows the
+# input's size); top-down crops come at the model's crop size
 SAMPLE_SHAPE = (2, 3, 101, 131)  # (B, 3, H, W)
-OUTPUT_NAMES = ("maps", "fields")
+CROP_SHAPE = (2, 3, 256, 256)
 
 
 def default_cache() -> Path:
@@ -45,27 +47,14 @@ def default_cache() -> Path:
     return Path(os.environ.get("BOXPOSE_CACHE", Path.home() / ".cache" / "boxpose")) / "onnx"
 
 
-class OnnxModule:
-    """An ONNX Runtime session with the TorchScript module's call: (B, 3, H, W) float RGB
-    0..255 -> (maps (B, J+1, h, w), fields (B, 2C, h, w)) as CPU float32 tensors."""
+def session(path: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session of `path` on `threads` (default: torch's thread count)."""
+    import onnxruntime as ort
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        self.path = path
-        self.session = ort.InferenceSession(str(path), options,
-                                            providers=["CPUExecutionProvider"])  # fmt: skip
-
-    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        batch = image.detach().float().cpu().contiguous().numpy()  # (B, 3, H, W)
-        outputs = self.session.run(None, {"image": batch})
-        return tuple(torch.from_numpy(np.asarray(out)) for out in outputs)
-
-    def eval(self) -> OnnxModule:
-        return self
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def exportable(model: LoadedModel) -> torch.nn.Module:
@@ -85,37 +74,47 @@ def exportable(model: LoadedModel) -> torch.nn.Module:
     return cast(torch.nn.Module, model.module)
 
 
-def export_onnx(model: LoadedModel, path: Path) -> None:
-    """A pose net -> an ONNX file with dynamic batch, height and width."""
-    sample = torch.zeros(1, 3, 96, 128)
-    dynamic = {0: "batch", 2: "height", 3: "width"}
+def export_part(part: Part, path: Path) -> None:
+    """A network -> an ONNX file with a dynamic batch (and height and width if `dynamic`)."""
+    size = EXPORT_SIZE if part.dynamic else part.shape
+    sample = Part(part.name, part.module, part.outputs, size, part.dynamic,
+                  part.value_range).sample(1)  # fmt: skip
+    axes = {0: "batch", 2: "height", 3: "width"} if part.dynamic else {0: "batch"}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with warnings.catch_warnings():  # the TorchScript-based exporter's deprecation notice
         warnings.simplefilter("ignore")
-        torch.onnx.export(exportable(model), (sample,), str(tmp), dynamo=False,
-                          opset_version=OPSET, input_names=["image"],
-                          output_names=list(OUTPUT_NAMES),
-                          dynamic_axes={"image": dynamic, "maps": dynamic,
-                                        "fields": dynamic})  # fmt: skip
+        torch.onnx.export(part.module, (sample,), str(tmp), dynamo=False, opset_version=OPSET,
+                          input_names=["image"], output_names=list(part.outputs),
+                          dynamic_axes={name: axes for name in ("image", *part.outputs)})
     tmp.replace(path)
 
 
-def sample_image(shape: tuple[int, ...] = SAMPLE_SHAPE) -> torch.Tensor:
-    """A fixed (B, 3, H, W) image in 0..255: smooth gradients plus seeded noise."""
-    generator = torch.Generator().manual_seed(0)
-    _, _, height, width = shape
-    ramp = torch.linspace(0, 255, width).expand(height, width)
-    return ((ramp + torch.rand(shape, generator=generator) * 128) % 256).float()
-
-
-def max_difference(model: LoadedModel, onnx: OnnxModule, image: torch.Tensor) -> float:
-    """max |ONNX - TorchScript| over every output of `image`."""
+def outputs_of(module: Any, image: torch.Tensor) -> Any:
+    """What the pipelines take of a model: a detector's `detect` rows when it has them (the
+    box columns and the alignment keypoints), else its call."""
     with torch.inference_mode():
-        expected = model.module(image.to(model.device))
-    got = onnx(image)
-    return max(float((g - e.float().cpu()).abs().max()) for g, e in zip(got, expected,
-                                                                        strict=True))
+        return module.detect(image) if hasattr(module, "detect") else module(image)
+
+
+def deviation(got: Any, expected: Any) -> float:
+    """max |got - expected| / max(1, max |expected|) per tensor, the largest over two equal
+    structures: the absolute difference for outputs within +-1 (maps, fields, scores), relative
+    to the output's largest value above (detector rows and landmarks in pixels, whose float32
+    rounding grows with them)."""
+    if isinstance(got, torch.Tensor):
+        if got.shape != expected.shape:
+            return float("inf")
+        if not got.numel():
+            return 0.0
+        e = expected.detach().float().cpu()
+        return float((got.float() - e).abs().max() / e.abs().max().clamp(min=1.0))
+    return max((deviation(g, e) for g, e in zip(got, expected, strict=True)), default=0.0)
+
+
+def check_image(model: LoadedModel) -> torch.Tensor:
+    """The model's check sample (B, 3, H, W) in 0..255."""
+    return sample_image(CROP_SHAPE if model.kind == "topdown" else SAMPLE_SHAPE)
 
 
 def forward_ms(call: Callable[[torch.Tensor], Any], image: torch.Tensor, repeats: int) -> float:
@@ -132,15 +131,15 @@ def forward_ms(call: Callable[[torch.Tensor], Any], image: torch.Tensor, repeats
 
 @dataclasses.dataclass(frozen=True)
 class OnnxRecord:
-    """What `<model sha256>.json` records of a derived ONNX file."""
+    """What `<model sha256>.json` records of a model's derived ONNX files."""
 
     model_sha256: str
-    onnx_sha256: str
-    max_abs_diff: float
+    parts: dict[str, str]  # part name -> its file's sha256
+    max_deviation: dict[str, float]  # part name -> on its sample; "model": the whole call
     sample: tuple[int, ...]
     opset: int
     torch: str
-    # CPU ms per forward of the sample, measured side by side when the file was derived
+    # CPU ms per call on the model's sample, measured side by side when the files were derived
     cpu_ms: dict[str, float]
 
     @property
@@ -149,41 +148,71 @@ class OnnxRecord:
             else "torchscript"
 
 
-def onnx_for(model: LoadedModel, cache: Path | None = None) -> tuple[OnnxModule, OnnxRecord]:
-    """The pose net's ONNX engine from the cache, derived and checked first when the cache
-    holds no file recorded for this model (or the file differs from its record)."""
+@dataclasses.dataclass(frozen=True)
+class OnnxModel:
+    """A model's call on ONNX Runtime, with the files it runs."""
+
+    module: torch.nn.Module  # the same call as the TorchScript module's
+    paths: dict[str, Path]  # part name -> its ONNX file
+    record: OnnxRecord
+
+
+def part_path(root: Path, model: LoadedModel, part: str) -> Path:
+    return root / f"{model.sha256}.{part}.onnx"
+
+
+def onnx_for(model: LoadedModel, cache: Path | None = None,
+             threads: int | None = None) -> OnnxModel:  # fmt: skip
+    """The model's ONNX engine from the cache, derived and checked first when the cache holds
+    no files recorded for this model (or a file differs from its record)."""
     if model.kind not in ONNX_KINDS:
         raise ModelStoreError(f"model {model.name!r} is a {model.kind}: ONNX Runtime runs "
-                              f"{', '.join(ONNX_KINDS)} nets only")  # fmt: skip
+                              f"{', '.join(ONNX_KINDS)} models only")  # fmt: skip
     root = cache or default_cache()
-    path, record_path = root / f"{model.sha256}.onnx", root / f"{model.sha256}.json"
-    record = _read_record(record_path)
-    if record is not None and path.is_file() and sha256_of(path) == record.onnx_sha256:
-        return OnnxModule(path), record
-    return _derive(model, path, record_path)
+    recipe = recipe_for(model)
+    paths = {p.name: part_path(root, model, p.name) for p in recipe.parts}
+    record = _read_record(root / f"{model.sha256}.json")
+    if record is not None and record.parts.keys() == paths.keys() \
+            and all(path.is_file() and sha256_of(path) == record.parts[name]
+                    for name, path in paths.items()):  # fmt: skip
+        nets = {name: OnnxNet(session(path, threads)) for name, path in paths.items()}
+        return OnnxModel(recipe.runner(nets), paths, record)
+    return _derive(model, root, threads)
 
 
-def _derive(model: LoadedModel, path: Path, record_path: Path) -> tuple[OnnxModule, OnnxRecord]:
-    log.info("deriving the ONNX file of %s into %s", model.name, path)
-    try:
-        export_onnx(model, path)
-    except Exception as exc:  # torch.onnx raises many kinds; say which model and why
-        raise ModelStoreError(f"model {model.name!r}: no ONNX export ({exc})") from exc
-    onnx = OnnxModule(path)
-    image = sample_image()
-    diff = max_difference(model, onnx, image)
-    if not diff <= TOLERANCE:
-        path.unlink(missing_ok=True)
-        raise ModelStoreError(f"model {model.name!r}: the ONNX file differs from TorchScript "
-                              f"by {diff:.2e} > {TOLERANCE:.0e} on the check sample")  # fmt: skip
+def _derive(model: LoadedModel, root: Path, threads: int | None) -> OnnxModel:
+    log.info("deriving the ONNX files of %s into %s", model.name, root)
+    recipe = recipe_for(model)
+    nets, deviations, paths = {}, {}, {}
+    for part in recipe.parts:
+        paths[part.name] = path = part_path(root, model, part.name)
+        try:
+            export_part(part, path)
+        except Exception as exc:  # torch.onnx raises many kinds; say which model and why
+            raise ModelStoreError(f"model {model.name!r}: no ONNX export of {part.name} "
+                                  f"({exc})") from exc  # fmt: skip
+        nets[part.name] = OnnxNet(session(path, threads))
+        with torch.inference_mode():
+            deviations[part.name] = deviation(nets[part.name](part.sample()),
+                                              part.module(part.sample()))  # fmt: skip
+    module = recipe.runner(nets)
+    image = check_image(model)
+    deviations["model"] = deviation(outputs_of(module, image), outputs_of(model.module, image))
+    worst = max(deviations, key=lambda k: deviations[k])
+    if not deviations[worst] <= TOLERANCE:
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+        raise ModelStoreError(f"model {model.name!r}: ONNX differs from TorchScript by "
+                              f"{deviations[worst]:.2e} > {TOLERANCE:.0e} ({worst})")  # fmt: skip
     ms = {"torchscript": forward_ms(model.module, image, 3),
-          "onnxruntime": forward_ms(onnx, image, 3)}
-    record = OnnxRecord(model.sha256, sha256_of(path), diff, SAMPLE_SHAPE, OPSET,
-                        torch.__version__, ms)  # fmt: skip
+          "onnxruntime": forward_ms(module, image, 3)}
+    record = OnnxRecord(model.sha256, {k: sha256_of(p) for k, p in paths.items()}, deviations,
+                        tuple(image.shape), OPSET, torch.__version__, ms)  # fmt: skip
+    record_path = root / f"{model.sha256}.json"
     tmp = record_path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(dataclasses.asdict(record), indent=2) + "\n")
     tmp.replace(record_path)
-    return onnx, record
+    return OnnxModel(module, paths, record)
 
 
 def _read_record(path: Path) -> OnnxRecord | None:
@@ -196,10 +225,10 @@ def _read_record(path: Path) -> OnnxRecord | None:
 
 
 def choose(setting: str, model: LoadedModel, cache: Path | None = None) -> Engine:
-    """The engine a model runs on. `auto`: TorchScript on a GPU and for kinds without an ONNX
-    engine; on a CPU the engine the manifest records as faster (`engines.cpu_faster`, from
-    bench/engines.py --record), else the faster one measured when its ONNX file was derived
-    (the cache's record), else TorchScript: auto never derives a file by itself."""
+    """The engine a model runs on. `auto`: TorchScript on a GPU; on a CPU the engine the
+    manifest records as faster (`engines.cpu_faster`, from bench/engines.py --record), else the
+    faster one measured when its ONNX files were derived (the cache's record), else
+    TorchScript: auto never derives a file by itself."""
     if setting != "auto":
         if setting == "onnxruntime" and not model.device.startswith("cpu"):
             raise ModelStoreError("BOXPOSE_ENGINE=onnxruntime runs on the CPU: "
@@ -215,16 +244,16 @@ def choose(setting: str, model: LoadedModel, cache: Path | None = None) -> Engin
 
 
 def with_engine(model: LoadedModel, setting: str, cache: Path | None = None) -> LoadedModel:
-    """The model with its forward on the chosen engine (the same call either way)."""
+    """The model with its call on the chosen engine (the same call either way)."""
     if choose(setting, model, cache) == "torchscript":
         return model
     try:
-        onnx, _ = onnx_for(model, cache)
+        onnx = onnx_for(model, cache)
     except ModelStoreError as exc:
         if setting != "auto":
             raise
         log.warning("engine auto: %s; TorchScript runs it", exc)
         return model
-    # OnnxModule answers the call the pipelines make of a pose net's module
-    return dataclasses.replace(model, module=cast(torch.jit.ScriptModule, onnx),
+    # the runner answers the calls the pipelines make of the scripted module
+    return dataclasses.replace(model, module=cast(torch.jit.ScriptModule, onnx.module),
                                engine="onnxruntime")  # fmt: skip

@@ -36,13 +36,15 @@ def load_pipeline(pose_name: str, detector_name: str | None = None, device: str 
                   onnx_cache: Path | None = None) -> PoseModel[Any]:  # fmt: skip
     """Both models from the store (None: `model_store.default_store()`) onto `device` -> the
     pipeline of the pose model's kind; no detector when `detector_name` is None or "".
-    `engine` runs the pose net's forward (engines.with_engine; detectors stay TorchScript)."""
+    `engine` runs both models' networks (engines.with_engine: auto decides per model)."""
     pose = load_model(pose_name, store, device)
     if pose.kind not in PIPELINES:
         raise ModelStoreError(f"model {pose.name!r} is a {pose.kind}, not a pose model "
                               f"(kinds: {', '.join(PIPELINES)})")  # fmt: skip
     pose = with_engine(pose, engine, onnx_cache)
     detector = load_model(detector_name, store, device) if detector_name else None
+    if detector is not None:
+        detector = with_engine(detector, engine, onnx_cache)
     return PIPELINES[pose.kind](pose, detector, config or PipelineConfig())
 
 

