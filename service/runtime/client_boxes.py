@@ -1,19 +1,25 @@
 """Poses parsed in the client's boxes -> exactly one pose per box, in the client's order.
 
-The box parser gives at most one pose per box, but a box can come back without one: pose NMS
-removed its pose as another box's duplicate and nothing else was left for it, or fewer than
-`min_joints` joints connected in it. A client box says a person is there, so it is always
-answered: the boxes left without a pose are parsed again, together and with pose NMS off (each
-gets its own best pose, even one another box also holds), and a box where still nothing is found
-is answered with no joint (all null in the JSON) and score 0.
+The box parser gives at most one pose per box, but a box can come back without one: every
+person it reaches is owned by another box (`ParserConfig.joint_ownership`: a second box drawn
+around one person, or a box whose own person is not in the maps while a neighbour is), or fewer
+than `min_joints` joints connected in it. A client box says a person is there, so it is always
+answered: a box left without a pose answers the pose that fits it at least as well as that
+pose's own box (`shared_answers`: the same person, boxed twice), never a neighbour that fits
+its own box better; without ownership, the boxes left over are parsed again, together and with
+pose NMS off. A box where still nothing is found is answered with no joint (all null in the
+JSON) and score 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
+from service.parsing.assembly import box_fit
+from service.parsing.poses import tight_box
 from service.types import Box, Pose
 
 # Parsers that honour boxes (service.parsing.PARSERS); the greedy one ignores them.
@@ -56,3 +62,28 @@ def empty_pose(box: Box, num_joints: int) -> Pose:
     """A box where nothing was found: no joint, score 0."""
     return Pose(np.zeros((num_joints, 3)), 0.0, box, np.full(num_joints, -1, dtype=np.int64),
                 np.zeros(0))  # fmt: skip
+
+
+def shared_answers(poses: list[Pose]) -> Callable[[list[Box]], list[Pose]]:
+    """The `reparse` of `answer_each_box` under joint ownership: each box left over answers a
+    copy of the pose whose joints' tight box fits it (IoU) at least as well as that pose's own
+    box, the best-fitting one, or nothing."""
+
+    def answer(rest: list[Box]) -> list[Pose]:
+        fits = []
+        for pose in poses:
+            tight = tight_box(pose.keypoints) if pose.box is not None else None
+            if tight is not None:
+                bounds = (tight.x1, tight.y1, tight.x2, tight.y2)
+                fits.append((pose, bounds, box_fit(bounds, pose.box)))  # type: ignore[arg-type]
+        out = []
+        for box in rest:
+            shared = [(box_fit(bounds, box), pose) for pose, bounds, own in fits
+                      if box_fit(bounds, box) >= own > 0]  # fmt: skip
+            if shared:
+                pose = max(shared, key=lambda f: f[0])[1]
+                out.append(replace(pose, keypoints=pose.keypoints.copy(), box=box,
+                                   candidate_ids=pose.candidate_ids.copy()))  # fmt: skip
+        return out
+
+    return answer

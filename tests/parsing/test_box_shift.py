@@ -63,3 +63,15 @@ def test_a_box_far_from_anyone_still_produces_nothing() -> None:
     _, maps, fields, boxes = scene(person(80, 60))
     far = Box(400, 200, 470, 310)  # the person lies more than the box's own size away
     assert parse("boxes", maps, fields, AIC14, STRIDE, [far]) == []
+
+
+@pytest.mark.parametrize("loose_first", [True, False])
+def test_a_person_in_two_boxes_is_owned_by_the_box_it_fits_best(loose_first: bool) -> None:
+    # the loose box reaches over both people; B is owned by B's box, A by A's own box
+    kp, maps, fields, boxes = scene(person(170, 60), person(330, 60))
+    loose = moved(boxes[0], 0.4, 0.0, 1.6)
+    given = [loose, *boxes] if loose_first else [*boxes, loose]
+    poses = parse("boxes", maps, fields, AIC14, STRIDE, given, ParserConfig(use_completion=False))
+    assert len(poses) == 2
+    assert {id(p.box) for p in poses} == {id(b) for b in boxes}
+    assert match_errors(poses, kp).max() < 0.05

@@ -97,13 +97,29 @@ def test_bbox_parser_keeps_people_apart_where_greedy_merges_them() -> None:
 
 
 def test_pose_nms_removes_duplicates_from_overlapping_boxes() -> None:
+    # the paper's parse (boxes choose independently): pose NMS is what removes the duplicates
     rng = np.random.default_rng(2)
     kp, maps, fields, boxes = scene(person(100, 60), person(230, 80, 150), person(380, 50))
     many = boxes + [jitter_box(b, rng, 0.1) for b in boxes for _ in range(2)]
-    with_nms = parse("boxes", maps, fields, AIC14, STRIDE, many)
-    without = parse("boxes", maps, fields, AIC14, STRIDE, many, ParserConfig(use_nms=False))
+    independent = ParserConfig(joint_ownership=False)
+    with_nms = parse("boxes", maps, fields, AIC14, STRIDE, many, independent)
+    without = parse("boxes", maps, fields, AIC14, STRIDE, many,
+                    ParserConfig(joint_ownership=False, use_nms=False))  # fmt: skip
     assert len(with_nms) == 3 and len(without) > 3
     assert match_errors(with_nms, kp).max() < 0.05
+
+
+def test_joint_ownership_leaves_no_duplicate_even_without_pose_nms() -> None:
+    # three boxes per person: each person is answered once, by the box it fits best
+    rng = np.random.default_rng(2)
+    kp, maps, fields, boxes = scene(person(100, 60), person(230, 80, 150), person(380, 50))
+    many = boxes + [jitter_box(b, rng, 0.1) for b in boxes for _ in range(2)]
+    for config in (ParserConfig(), ParserConfig(use_nms=False)):
+        poses = parse("boxes", maps, fields, AIC14, STRIDE, many, config)
+        assert len(poses) == 3
+        assert match_errors(poses, kp).max() < 0.05
+        ids = np.concatenate([p.candidate_ids[p.candidate_ids >= 0] for p in poses])
+        assert len(ids) == len(set(ids.tolist()))  # no candidate joint in two poses
 
 
 def test_completion_restores_a_joint_whose_limb_field_was_erased() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from runtime_fakes import SceneData, box, make_scene, make_store
 
-from service.runtime.client_boxes import answer_each_box, empty_pose
+from service.runtime.client_boxes import answer_each_box, empty_pose, shared_answers
 from service.runtime.factory import load_pipeline
 from service.runtime.protocol import PoseModel
 from service.types import Box, Pose
@@ -69,3 +69,34 @@ def test_detector_boxes_are_not_padded_with_empty_poses(pipeline: PoseModel, sce
                                                         ) -> None:  # fmt: skip
     poses = pipeline.predict(scene.image).poses
     assert len(poses) == 2 and all(p.score > 0 for p in poses)
+
+
+def test_a_box_around_nobody_beside_a_person_does_not_answer_that_person(
+    pipeline: PoseModel, scene: SceneData
+) -> None:
+    # A client box half over person 0 (box IoU about 0.3) where nobody else stands: its search
+    # region reaches both people, but each is owned by their own box, where they fit better.
+    x1, y1, x2, y2 = scene.boxes[0]
+    shift = 0.5 * (x2 - x1)
+    beside = box([x1 + shift, y1, x2 + shift, y2])
+    boxes = [beside, box(scene.boxes[0]), box(scene.boxes[1])]
+    poses = pipeline.predict(scene.image, boxes).poses
+    assert [p.box for p in poses] == boxes
+    assert poses[0].score == 0.0 and poses[0].num_visible == 0
+    for pose, truth in zip(poses[1:], scene.keypoints, strict=True):
+        assert pose.num_visible == 14
+        assert np.abs(pose.keypoints[:, :2] - truth[:, :2]).max() < 2.0
+    # alone, the same box answers the person it reaches (a loose box): it is nobody else's
+    (alone,) = pipeline.predict(scene.image, [beside]).poses
+    assert np.abs(alone.keypoints[:, :2] - scene.keypoints[0, :, :2]).max() < 2.0
+
+
+def test_shared_answers_copy_only_a_pose_that_fits_the_box_as_well_as_its_own() -> None:
+    own = Box(0, 0, 10, 20)
+    kp = np.array([[1.0, 1.0, 0.9], [9.0, 19.0, 0.8], [5.0, 10.0, 0.7]])
+    pose = Pose(kp, 0.7, own, np.array([0, 1, 2]), np.ones(2))
+    twin, neighbour = Box(0.5, 0.5, 10, 20), Box(6, 0, 16, 20)
+    (twin_pose,) = shared_answers([pose])([twin, neighbour])
+    assert twin_pose.box is twin and twin_pose.score == 0.7
+    assert np.array_equal(twin_pose.keypoints, kp) and twin_pose.keypoints is not kp
+    assert shared_answers([pose])([neighbour]) == []
