@@ -25,7 +25,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score-threshold", type=float, default=0.0,
                         help="video: drop persons scoring below this")
     parser.add_argument("--boxes", type=Path, help="JSON file [[x1, y1, x2, y2], ...]")
-    parser.add_argument("--render", type=Path, metavar="OUT.png", help="write the overlay here")
+    parser.add_argument("--render", type=Path, metavar="OUT",
+                        help="image: the overlay as PNG; video: a clip (.mp4, .webm, .mkv, .mov) "
+                        "with skeletons and track ids, at the working size")
     parser.add_argument("--pose-model", help="pose model name in the store (BOXPOSE_POSE_MODEL)")
     parser.add_argument("--detector-model",
                         help="detector name (default: the pose model's own choice)")

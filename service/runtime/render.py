@@ -66,3 +66,48 @@ def _draw_skeleton(
     for j in np.flatnonzero(found):
         cv2.circle(canvas, points[j], thickness + 2, (255, 255, 255), -1, cv2.LINE_AA)
         cv2.circle(canvas, points[j], thickness + 1, (20, 20, 20), 1, cv2.LINE_AA)
+
+
+# One colour per track id (RGB), the upload page's palette: an id keeps its colour everywhere.
+TRACK_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75), (60, 180, 75), (67, 99, 216), (245, 130, 49), (145, 30, 180),
+    (66, 212, 244), (240, 50, 230), (154, 99, 36), (128, 0, 0), (70, 153, 144),
+)  # fmt: skip
+
+
+def track_colour(track_id: int) -> tuple[int, int, int]:
+    return TRACK_COLOURS[(track_id - 1) % len(TRACK_COLOURS)]
+
+
+def render_tracks(image_rgb: np.ndarray, tracks: list[tuple[int, Pose]], skeleton: Skeleton,
+                  scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:  # fmt: skip
+    """(H, W, 3) uint8 RGB + (track id, pose) pairs -> a new image with each person's skeleton,
+    box and `#id` in the id's colour. Poses are in pixels of an image `1 / scale` times this one
+    (a video's own pixels, drawn on its working-size frame): (sx, sy) = this image per theirs."""
+    canvas = np.ascontiguousarray(image_rgb.copy())
+    thickness = max(2, round(max(canvas.shape[:2]) / 200))
+    sx, sy = scale
+    for track_id, pose in tracks:
+        colour = track_colour(track_id)
+        keypoints = pose.keypoints.copy()  # (J, 3)
+        keypoints[:, 0] = (keypoints[:, 0] + 0.5) * sx - 0.5
+        keypoints[:, 1] = (keypoints[:, 1] + 0.5) * sy - 0.5
+        _draw_skeleton(canvas, keypoints, skeleton, [colour] * skeleton.num_limbs, thickness)
+        if pose.box is not None:
+            b = pose.box
+            p1 = (round((b.x1 + 0.5) * sx - 0.5), round((b.y1 + 0.5) * sy - 0.5))
+            p2 = (round((b.x2 + 0.5) * sx - 0.5), round((b.y2 + 0.5) * sy - 0.5))
+            cv2.rectangle(canvas, p1, p2, colour, max(1, thickness // 2), cv2.LINE_AA)
+            _label(canvas, f"#{track_id}", p1, colour, thickness)
+    return canvas
+
+
+def _label(canvas: np.ndarray, text: str, corner: tuple[int, int], colour: tuple[int, int, int],
+           thickness: int) -> None:  # fmt: skip
+    """White text on a filled tag of `colour`, just above `corner` (inside the image)."""
+    font, size = cv2.FONT_HERSHEY_SIMPLEX, 0.25 * thickness
+    (w, h), base = cv2.getTextSize(text, font, size, max(1, thickness // 2))
+    x, y = corner[0], max(corner[1], h + base + 2)
+    cv2.rectangle(canvas, (x, y - h - base - 2), (x + w + 4, y), colour, -1)
+    cv2.putText(canvas, text, (x + 2, y - base), font, size, (255, 255, 255),
+                max(1, thickness // 2), cv2.LINE_AA)  # fmt: skip
