@@ -13,6 +13,7 @@ repository's: both are copied into one scratch store for the run.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -78,6 +79,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     store = scratch_store(args.user_store)
+    threshold = json.loads((store / NAME / "manifest.json").read_text()).get(
+        "recommended_score_threshold")
     multi = load_dataset("mmpose", DEFAULT_DATA_ROOT)
     head = ["spec", "AP true boxes", "AP served", "AP50", "AP75", *DEV_SUBSETS, "box AP50",
             "s / photo", "CPU s / photo"]
@@ -102,7 +105,7 @@ def main() -> int:
                       f"{time.perf_counter() - start:.0f} s, {args.threads} torch threads, 2 "
                       f"shared cores. Dev split: {len(multi)} photos, {people} people. "
                       f"`{NAME}`: `boxpose import human-models --detector`; `cut=X`: its "
-                      "score threshold (else the manifest's 0.3).", "", *lines, ""])
+                      f"score threshold (else the manifest's, {threshold}).", "", *lines, ""])
     print(text)
     if args.write:
         write_section("human_models_detector", text)
