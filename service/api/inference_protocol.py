@@ -25,6 +25,7 @@ from service.types import Box, Pose
 
 HEADER_LENGTH = "inference-header-content-length"
 Datatype = Literal["BYTES", "FP32", "FP64", "INT32", "INT64"]
+FP32_MAX = float(np.finfo(np.float32).max)  # a box's coordinates come back as FP32
 
 
 class TensorInput(BaseModel):
@@ -99,6 +100,56 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
         return [resolve(v) for v in node] if isinstance(node, list) else node
 
     return dict(resolve(schema))
+
+
+# The JSON body as the server accepts it (`inline_schema(InferenceRequest)` admits more: any
+# tensor order, binary_data_size without the binary data). What JSON Schema cannot say is in the
+# descriptions and named formats: `base64-image` (base64 of a JPEG, PNG, WebP or BMP file), and a
+# BOXES tensor's rows (shape [N, 4] with N * 4 values, x2 > x1 and y2 > y1 in each row).
+_NOT_BINARY = {"type": "object", "properties": {"binary_data_size": False},
+               "description": "tensor parameters; binary_data_size only with the binary "
+               "extension (Inference-Header-Content-Length)"}  # fmt: skip
+_IMAGE_TENSOR = {
+    "type": "object", "title": "IMAGE", "additionalProperties": False,
+    "required": ["name", "shape", "datatype", "data"],
+    "properties": {
+        "name": {"const": "IMAGE"}, "shape": {"const": [1]}, "datatype": {"const": "BYTES"},
+        "parameters": _NOT_BINARY,
+        "data": {"type": "array", "minItems": 1, "maxItems": 1,
+                 "items": {"type": "string", "format": "base64-image",
+                           "description": "base64 of a JPEG, PNG, WebP or BMP file"}},
+    },
+}  # fmt: skip
+def _boxes_tensor(max_boxes: int) -> dict[str, Any]:
+    return {
+        "type": "object", "title": "BOXES", "additionalProperties": False,
+        "required": ["name", "shape", "datatype", "data"],
+        "description": "person boxes [x1, y1, x2, y2] in image pixels with x2 > x1 and y2 > y1: "
+                       "shape [N, 4], data its N rows (flat row-major also accepted)",
+        "properties": {
+            "name": {"const": "BOXES"}, "datatype": {"enum": ["FP32", "FP64", "INT32", "INT64"]},
+            "shape": {"type": "array", "minItems": 2, "maxItems": 2,
+                      "prefixItems": [{"type": "integer", "minimum": 0, "maximum": max_boxes},
+                                      {"const": 4}]},
+            "parameters": _NOT_BINARY,
+            "data": {"type": "array", "maxItems": max_boxes,
+                     "items": {"type": "array", "minItems": 4, "maxItems": 4,
+                               "items": {"type": "number", "minimum": -FP32_MAX,
+                                         "maximum": FP32_MAX}}},
+        },
+    }  # fmt: skip
+
+
+def request_schema(max_boxes: int) -> dict[str, Any]:
+    """The JSON inference request's schema: IMAGE first, then optionally BOXES (at most
+    `max_boxes`, BOXPOSE_MAX_BOXES)."""
+    schema = inline_schema(InferenceRequest)
+    schema["properties"]["inputs"] = {
+        "type": "array", "minItems": 1, "maxItems": 2, "items": False,
+        "prefixItems": [_IMAGE_TENSOR, _boxes_tensor(max_boxes)],
+        "description": "IMAGE (the encoded photo), then optionally BOXES (the people to pose)",
+    }
+    return schema
 
 
 def bad_request(message: str) -> ApiError:
@@ -181,6 +232,9 @@ def client_boxes(tensor: TensorInput, binary: bytes | None, max_boxes: int) -> l
         values = list(np.ravel(np.asarray(tensor.data or [], dtype=object)))
     if len(values) != tensor.shape[0] * 4:
         raise bad_request("input BOXES: data does not match its shape")
+    if any(isinstance(v, int | float) and abs(v) > FP32_MAX for v in values):
+        # each box comes back in the FP32 BOXES output: one FP32 cannot hold would be inf
+        raise ApiError(422, "invalid_boxes", f"input BOXES: values beyond FP32's +-{FP32_MAX:.4g}")
     return _boxes_from([values[i:i + 4] for i in range(0, len(values), 4)], max_boxes)
 
 

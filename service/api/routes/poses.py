@@ -36,24 +36,33 @@ from service.types import BoxSource, Pose
 
 router = APIRouter(prefix="/v1", tags=["poses"], dependencies=[Authorised])
 
-_IMAGE_SCHEMA = {"type": "string", "format": "binary"}
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/bmp")  # runtime/images.py decodes
+_IMAGE_SCHEMA = {"type": "string", "format": "binary",
+                 "description": "an encoded photo: " + ", ".join(IMAGE_TYPES)}  # fmt: skip
+# A text part (or query) holding JSON; what JSON Schema cannot say (x2 > x1, y2 > y1) its named
+# format says: `boxes`, and `batch-boxes` for a list with one entry per image.
 _BOXES_TEXT = (
-    "JSON [[x1, y1, x2, y2], ...] in image pixels; given boxes skip the detector and are "
+    "JSON [[x1, y1, x2, y2], ...] in image pixels: at most BOXPOSE_MAX_BOXES boxes of four "
+    "finite numbers with x2 > x1 and y2 > y1 (else 422); given boxes skip the detector and are "
     "answered one to one, in order (null keypoints and score 0 where nobody is found)"
 )
+_BOXES_SCHEMA = {"type": "string", "format": "boxes", "description": _BOXES_TEXT}
+_PARTS = {"image": {"contentType": ", ".join(IMAGE_TYPES)},
+          "boxes": {"contentType": "application/json"}}  # fmt: skip
 _BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["image"],
-                "properties": {"image": _IMAGE_SCHEMA,
-                               "boxes": {"type": "string", "description": _BOXES_TEXT}},
-            }},
-            **{t: {"schema": _IMAGE_SCHEMA} for t in ("image/jpeg", "image/png", "image/webp",
-                                                       "image/bmp")},
+                "properties": {"image": _IMAGE_SCHEMA, "boxes": _BOXES_SCHEMA},
+            }, "encoding": _PARTS},
+            **{t: {"schema": _IMAGE_SCHEMA} for t in IMAGE_TYPES},
         },
-    }
+    },
+    # with a raw image body (with a multipart one the `boxes` part counts, this is ignored)
+    "parameters": [{"name": "boxes", "in": "query", "required": False,
+                    "schema": _BOXES_SCHEMA, "description": _BOXES_TEXT}],
 }  # fmt: skip
 _BATCH_BODY = {
     "requestBody": {
@@ -61,11 +70,13 @@ _BATCH_BODY = {
         "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["image"],
             "properties": {
-                "image": {"type": "array", "items": _IMAGE_SCHEMA},
-                "boxes": {"type": "string", "description": "JSON list, one entry per image: "
-                          "null (detector) or [[x1, y1, x2, y2], ...]"},
+                "image": {"type": "array", "items": _IMAGE_SCHEMA, "minItems": 1,
+                          "description": "one part per photo, at most BOXPOSE_MAX_IMAGES"},
+                "boxes": {"type": "string", "format": "batch-boxes",
+                          "description": "JSON list, one entry per image: null (detector) or "
+                          "[[x1, y1, x2, y2], ...] as in POST /v1/poses"},
             },
-        }}},
+        }, "encoding": _PARTS}},
     }
 }  # fmt: skip
 
