@@ -54,6 +54,9 @@ def session(path: Path, threads: int | None = None) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
+    # no busy-waiting between runs: spinning threads would take the CPU from what runs next
+    # (the PyTorch steps around a network, the parser, the other model, other processes)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

@@ -105,8 +105,10 @@ class _Tuple(nn.Module):
 
 
 class _LandmarkPose(_Tuple):
+    """The landmark network's pose outputs: landmarks, pose flag, heatmaps (no segmentation)."""
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(cast(Any, self.net).pose(x))  # landmarks, pose flag, heatmaps (no segmentation)
+        return tuple(cast(Any, self.net).pose(x))
 
 
 class _LastStage(_Tuple):
