@@ -88,11 +88,14 @@ MODELS: dict[str, tuple[str, PipelineConfig]] = dict(
 SERVED_DETECTORS = {SYSTEMS[0]: "", SYSTEMS[1]: "detector-union", SYSTEMS[2]: ""}
 # The box parser one setting at a time (ParserConfig fields), on the same maps: why it falls
 PARSER_VARIANTS: dict[str, dict[str, object]] = {
-    "default (search region: the box grown 100%)": {},
+    "default (search region: the box grown 100%, joint ownership)": {},
+    "without joint ownership (boxes choose independently)": {"joint_ownership": False},
     "without pose NMS": {"use_nms": False},
     "without pose completion": {"use_completion": False},
     "search region: the box grown 30%": {"search_extension": 0.3},
     "search region: the box grown 10% (the paper's)": {"search_extension": 0.1},
+    "the paper's parser (10%, area ratio, no ownership)": {
+        "search_extension": 0.1, "area_term": "paper", "joint_ownership": False},
 }
 DOC = ROOT / "docs" / "claims.md"
 DOC_HEADER = (
