@@ -52,11 +52,17 @@ class FrameAnswerer:
                     raise
                 await asyncio.sleep(QUEUE_RETRY_S)
 
-    async def answer(self, job: Job, index: int, time_s: float) -> dict[str, Any]:
-        """The frame's JSON line: its people with track ids (the tracker sees frames in order)."""
+    async def answer(self, job: Job, index: int, time_s: float,
+                     image: DecodedImage | None = None) -> dict[str, Any]:  # fmt: skip
+        """The frame's JSON line: its people with track ids (the tracker sees frames in order;
+        given the frame's `image`, it also knows people by their look)."""
         result: JobResult = await job.future
         kept = [p for p in result.poses if _kept(p, self.options.score_threshold)]
-        tracked = self.tracker.update(kept, time_s)
+        if image is None:
+            tracked = self.tracker.update(kept, time_s)
+        else:
+            scale = (image.rgb.shape[1] / image.width, image.rgb.shape[0] / image.height)
+            tracked = self.tracker.update(kept, time_s, image.rgb, scale)
         self.answered += 1
         self.metrics.video_frames.labels(self.source).inc()
         self.metrics.persons.observe(len(tracked))

@@ -76,7 +76,7 @@ def _write(video: Video, pipeline: PoseModel[Any], tracker: Tracker, args: argpa
                 break
             result = pipeline.predict(frame.image.rgb, None, None, frame.image.size)
             kept = [p for p in result.poses if p.score >= args.score_threshold]
-            tracked = tracker.update(kept, frame.time_s)
+            tracked = tracker.update(kept, frame.time_s, frame.image.rgb, video.frame.scale)
             if writer is not None:
                 writer.write(_drawn(frame.image.rgb, tracked, pipeline, video))
             t = result.timings

@@ -3,9 +3,12 @@
 Each track predicts where its person is now (constant velocity of the box centre), every
 track-pose pair is scored (`similarity.SIMILARITIES`), and the assignment maximising the total
 similarity is taken (Hungarian method, scipy's `linear_sum_assignment`); pairs under
-`min_similarity` are not the same person. An unmatched pose opens a track with the next id
-(1, 2, ...: ids are never reused in one video or stream); a track unmatched for more than
-`max_missed` frames ends.
+`min_similarity` are not the same person. Given the frame, a track may also match by its look
+(appearance.py: the colours at its joints, learnt from clear, sure views) a pose within reach
+of where it was or is heading, a reach that grows while it is lost: a person who walked behind
+another keeps their id, and a fragment of someone does not take a track from its owner. An unmatched
+pose opens a track with the next id (1, 2, ...: ids are never reused in one video or stream); a
+track unmatched for more than `max_missed` frames ends.
 """
 
 from __future__ import annotations
@@ -15,11 +18,20 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from service.tracking.appearance import (
+    GALLERY,
+    Look,
+    clear_views,
+    gallery_similarity,
+    lab_image,
+    look,
+)
 from service.tracking.similarity import SIMILARITIES, box_of
 from service.tracking.smoothing import OneEuroConfig, OneEuroFilter
 from service.types import Pose
 
 VELOCITY_MOMENTUM = 0.85  # share of the old velocity kept at each update
+LEARN_FROM = 0.5  # a track learns a look only from a match at least this sure (or its first)
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,9 @@ class TrackerConfig:
     max_missed: int = 30  # frames a person may go unseen and keep their id (1 s at 30 fps)
     smoothing: bool = False  # One-Euro filter on the answered keypoints
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
+    appearance: bool = True  # lost tracks also match by their look (when frames are given)
+    min_look: float = 0.4  # appearance.look_similarity a lost track needs
+    reach: float = 0.5  # how far a person may move by look: box heights, + 5% per frame lost
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,7 @@ class _Track:
     missed: int = 0
     hits: int = 1  # frames matched
     smoother: OneEuroFilter | None = None
+    looks: list[Look] = field(default_factory=list)  # the last clear, confident views
 
     def predicted(self, time_s: float) -> tuple[np.ndarray, np.ndarray]:
         """(J, 3) keypoints and (4,) box moved to `time_s` at the track's velocity."""
@@ -80,10 +96,14 @@ class Tracker:
     def ids_issued(self) -> int:
         return self._next_id - 1
 
-    def update(self, poses: list[Pose], time_s: float) -> list[TrackedPose]:
-        """This frame's poses -> the same poses, in order, each with its track id."""
+    def update(self, poses: list[Pose], time_s: float, image: np.ndarray | None = None,
+               scale: tuple[float, float] = (1.0, 1.0)) -> list[TrackedPose]:  # fmt: skip
+        """This frame's poses -> the same poses, in order, each with its track id. `image`:
+        the (h, w, 3) uint8 RGB frame, `scale` times the poses' pixels (for looks)."""
         boxes = [box_of(p) for p in poses]
-        pairs = self._assign(poses, boxes, time_s)
+        looks = self._looks(poses, boxes, image, scale)
+        pairs, scores = self._assign(poses, boxes, time_s, looks)
+        clear = clear_views(boxes)
         out: list[TrackedPose] = []
         for i, pose in enumerate(poses):
             track = pairs.get(i)
@@ -94,6 +114,9 @@ class Tracker:
                 self._tracks.append(track)
             else:
                 track.update(pose.keypoints.copy(), boxes[i], time_s)
+            seen = looks[i]
+            if seen is not None and clear[i] and scores.get(i, 1.0) >= LEARN_FROM:
+                track.looks = [*track.looks, seen][-GALLERY:]
             out.append(TrackedPose(track.id, self._smoothed(track, pose, time_s)))
         matched = {id(t) for t in pairs.values()}
         for track in self._tracks:
@@ -102,20 +125,51 @@ class Tracker:
         self._tracks = [t for t in self._tracks if t.missed <= self.config.max_missed]
         return out
 
-    def _assign(self, poses: list[Pose], boxes: list[np.ndarray],
-                time_s: float) -> dict[int, _Track]:  # fmt: skip
-        """Pose index -> its track, by the optimal assignment over similarities."""
+    def _looks(self, poses: list[Pose], boxes: list[np.ndarray], image: np.ndarray | None,
+               scale: tuple[float, float]) -> list[Look | None]:  # fmt: skip
+        if image is None or not self.config.appearance or not poses:
+            return [None] * len(poses)
+        lab = lab_image(image)
+        return [look(lab, p.keypoints, b, scale) for p, b in zip(poses, boxes, strict=True)]
+
+    def _assign(
+        self, poses: list[Pose], boxes: list[np.ndarray], time_s: float, looks: list[Look | None]
+    ) -> tuple[dict[int, _Track], dict[int, float]]:
+        """Pose index -> its track, by the optimal assignment over similarities; and -> the
+        pair's similarity."""
         if not poses or not self._tracks:
-            return {}
+            return {}, {}
         predicted = [t.predicted(time_s) for t in self._tracks]
         kp_t = np.stack([kp for kp, _ in predicted])  # (T, J, 3)
         box_t = np.stack([b for _, b in predicted])  # (T, 4)
         kp_p = np.stack([p.keypoints for p in poses])  # (P, J, 3)
         similarity = SIMILARITIES[self.config.match](kp_t, box_t, kp_p, np.stack(boxes),
                                                      self.sigmas)  # (T, P)  # fmt: skip
+        self._known_by_look(similarity, box_t, boxes, looks)
         rows, cols = linear_sum_assignment(similarity, maximize=True)
-        return {int(c): self._tracks[r] for r, c in zip(rows, cols, strict=True)
-                if similarity[r, c] >= self.config.min_similarity}  # fmt: skip
+        kept = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True)
+                if similarity[r, c] >= self.config.min_similarity]  # fmt: skip
+        return ({c: self._tracks[r] for r, c in kept},
+                {c: float(similarity[r, c]) for r, c in kept})  # fmt: skip
+
+    def _known_by_look(self, similarity: np.ndarray, box_t: np.ndarray,
+                       boxes: list[np.ndarray], looks: list[Look | None]) -> None:  # fmt: skip
+        """Raise (in place) a track's similarity to a pose that looks like it and stands within
+        reach of where it was last seen or is predicted."""
+        for t, track in enumerate(self._tracks):
+            if not track.looks:
+                continue
+            for p, seen in enumerate(looks):
+                if seen is None:
+                    continue
+                height = boxes[p][3] - boxes[p][1]
+                reach = height * self.config.reach * (1 + 0.1 * track.missed)
+                centre = (boxes[p][:2] + boxes[p][2:]) / 2
+                near = min(np.linalg.norm(centre - (b[:2] + b[2:]) / 2)
+                           for b in (box_t[t], track.box))  # fmt: skip
+                score = gallery_similarity(track.looks, seen)
+                if near <= reach and score >= self.config.min_look:
+                    similarity[t, p] = max(similarity[t, p], score)
 
     def _smoother(self) -> OneEuroFilter | None:
         return OneEuroFilter(self.config.one_euro) if self.config.smoothing else None

@@ -134,7 +134,8 @@ def test_a_long_video_does_not_starve_image_requests(
     make_server: Callable[..., Server], store: Path, scene: SceneData
 ) -> None:
     """200 frames at 50 ms each take 10 s; an image posted meanwhile waits behind at most the
-    video's queued frames (2), not the rest of the video."""
+    video's queued frames (2), not the rest of the video: counted in video lines answered
+    while the image waited, not in seconds (a shared CPU's timings say little)."""
     slow = SlowModel(store, delay_s=0.05)
     server = make_server(factory=slow.factory)
     slow.armed.set()
@@ -152,13 +153,14 @@ def test_a_long_video_does_not_starve_image_requests(
     threading.Thread(target=stream, daemon=True).start()
     while len(lines) < 5:
         time.sleep(0.01)
-    t0 = time.monotonic()
+    before = len(lines)
     r = httpx.post(server.url + "/v1/poses", content=scene.png(),
                    headers={"content-type": "image/png"}, timeout=30)  # fmt: skip
-    waited = time.monotonic() - t0
+    meanwhile = len(lines) - before
     assert r.status_code == 200
     assert not done.is_set(), "the video should still be streaming"
-    assert waited < 0.6, waited  # behind <= 2 video frames (+ its own), never the 10 s video
+    # behind <= 2 queued video frames and the one in the model (+1: a line read as it posted)
+    assert meanwhile <= 4, meanwhile
     done.wait(60)
     assert ndjson("\n".join(lines))[-1]["summary"]["frames"] == 200
 

@@ -121,7 +121,7 @@ async def _answer(websocket: WebSocket, slot: _Slot, answerer: FrameAnswerer,
         except ImageError as exc:
             return BAD_DATA, f"frame {index}: {exc}"
         try:
-            line = await answerer.answer(await answerer.submit(image), index, arrival)
+            line = await answerer.answer(await answerer.submit(image), index, arrival, image)
         except (Overloaded, BatchFailed) as exc:
             return TRY_LATER, str(exc)
         line["dropped"] = dropped

@@ -146,7 +146,7 @@ def _error_line(exc: Exception, answerer: FrameAnswerer) -> bytes:
 
 
 async def _line(answerer: FrameAnswerer, frame: VideoFrame, job: Job) -> bytes:
-    line = await answerer.answer(job, frame.index, frame.time_s)
+    line = await answerer.answer(job, frame.index, frame.time_s, frame.image)
     if answerer.answered == 1:  # a player can draw skeletons before the summary arrives
         line["keypoint_names"] = list(answerer.layout.names)
     return _json(line)
