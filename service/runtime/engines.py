@@ -60,23 +60,6 @@ def session(path: Path, threads: int | None = None) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def exportable(model: LoadedModel) -> torch.nn.Module:
-    """The module torch.onnx exports for a pose net: the project's own networks (a manifest
-    `preset` of service.network.PRESETS) rebuilt eagerly with the TorchScript file's weights
-    (their scripted forward keeps a list of per-stage tuples, which ONNX cannot lower); any
-    other (an imported net, one tensor path) the scripted module as it is."""
-    from service.network import PRESETS, InferenceNet, PoseNet, build_network
-
-    preset = model.manifest.preset
-    if preset in PRESETS and model.skeleton is not None:
-        staged = build_network(preset, model.skeleton)
-        if isinstance(staged, PoseNet):
-            net = InferenceNet(staged).eval()
-            net.load_state_dict(model.module.state_dict())
-            return net
-    return cast(torch.nn.Module, model.module)
-
-
 def export_part(part: Part, path: Path) -> None:
     """A network -> an ONNX file with a dynamic batch (and height and width if `dynamic`)."""
     size = EXPORT_SIZE if part.dynamic else part.shape

@@ -131,10 +131,25 @@ def _weights(net: Net, scripted: Any) -> Net:
 # ---- recipes per scripted class
 
 
+def exportable(model: LoadedModel) -> nn.Module:
+    """The module torch.onnx exports for a pose net: the project's own networks (a manifest
+    `preset` of service.network.PRESETS) rebuilt eagerly with the TorchScript file's weights
+    (their scripted forward keeps a list of per-stage tuples, which ONNX cannot lower); any
+    other (an imported net, one tensor path) the scripted module as it is."""
+    from service.network import PRESETS, InferenceNet, PoseNet, build_network
+
+    preset = model.manifest.preset
+    if preset in PRESETS and model.skeleton is not None:
+        staged = build_network(preset, model.skeleton)
+        if isinstance(staged, PoseNet):
+            net = InferenceNet(staged).eval()
+            net.load_state_dict(model.module.state_dict())
+            return net
+    return cast(nn.Module, model.module)
+
+
 def pose_recipe(model: LoadedModel) -> Recipe:
     """A bottom-up pose net, whole: (B, 3, H, W) 0..255 -> maps, fields."""
-    from service.runtime.engines import exportable
-
     part = Part("net", exportable(model), ("maps", "fields"), (101, 131), dynamic=True)
     return Recipe([part], lambda nets: nets["net"])
 
