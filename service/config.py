@@ -103,10 +103,10 @@ class Settings(BaseSettings):
     # top-down models ignore it.
     supplement_detector_boxes: bool | None = None
     device: Literal["auto", "cpu", "cuda"] | str = "auto"
-    # What runs a bottom-up pose net's forward (runtime/engines.py). auto: TorchScript on a GPU;
-    # on a CPU the engine the manifest records as faster, else the faster one measured when
-    # its ONNX file was derived. onnxruntime: CPU only; the ONNX file is derived from the
-    # TorchScript model once, into onnx_cache (None: ~/.cache/boxpose/onnx).
+    # What runs each model's networks, pose model and detector (runtime/engines.py). auto:
+    # TorchScript on a GPU; on a CPU the engine the manifest records as faster, else the faster
+    # one measured when its ONNX files were derived. onnxruntime: CPU only; the ONNX files are
+    # derived from the TorchScript model once, into onnx_cache (None: ~/.cache/boxpose/onnx).
     engine: Literal["auto", "torchscript", "onnxruntime"] = "auto"
     onnx_cache: Path | None = None
     fp16: bool = False
