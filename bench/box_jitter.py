@@ -212,6 +212,13 @@ def main() -> int:
                 system, kind, *(f"{a:.3f}" for a in aps),
                 f"{at30['AP'] / base:.0%}" if base else "-",
                 f"{results[(system, kind, 0.0)]['AP75']:.3f} -> {at30['AP75']:.3f}"]) + " |")
+    lines += ["", "AP50 / AP75 against jitter (centre and sides):", "",
+              "| system | " + " | ".join(f"{j:g}" for j in LEVELS) + " |",
+              "|---" * (len(LEVELS) + 1) + "|"]
+    for system in SYSTEMS:
+        cells = [results[(system, "both", j)] for j in LEVELS]
+        lines.append(f"| {system} | " + " | ".join(
+            f"{c['AP50']:.3f} / {c['AP75']:.3f}" for c in cells) + " |")
     lines += ["", "![AP against box jitter](../bench/plots/box_jitter.png)", ""]
     lines += causes(records, us, args.store)
     text = "\n".join(lines)
