@@ -102,7 +102,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 Command: `{result["command"]}`
 
-{result["machine"]}. One `boxpose serve` (the default model, CPU, 1 thread) on loopback, for
+{result["machine"]}. One `boxpose serve` (the default model, CPU, 1 thread, engine
+{result.get("engine", "auto")}) on loopback, for
 {result["minutes"]} minutes of photos, whole videos, videos dropped mid-answer, WebSocket
 streams, streams whose TCP connection is aborted and malformed requests, all at once; the server
 process sampled every {result["every_s"]} s. Warm-up: the first {result["warmup_minutes"]} min.
@@ -125,6 +126,8 @@ def main() -> int:
     ap.add_argument("--warmup-minutes", type=float, default=None, help="default: a sixth, <= 5")
     ap.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--engine", default="auto", help="BOXPOSE_ENGINE: auto, torchscript or "
+                    "onnxruntime (auto on a CPU: ONNX Runtime for the default model)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("runs/soak/soak.json"))
     ap.add_argument("--report", type=Path, help="print (and --write) a saved result; no run")
     ap.add_argument("--write", action="store_true", help="write BENCHMARKS.md's Soak section")
@@ -145,15 +148,16 @@ def report(path: Path) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     warmup = args.warmup_minutes if args.warmup_minutes is not None else min(5.0, args.minutes / 6)
-    server = Server({"BOXPOSE_DEVICE": "cpu"}, args.threads).start()
+    server = Server({"BOXPOSE_DEVICE": "cpu", "BOXPOSE_ENGINE": args.engine}, args.threads).start()
     try:
         result = asyncio.run(soak(server, args.minutes, args.every))
     finally:
         server.stop()
     result.update(minutes=args.minutes, warmup_minutes=round(warmup, 2), every_s=args.every,
+                  engine=args.engine,
                   machine=machine(args.threads), growth=growth(result["samples"], warmup * 60),
-                  command="taskset -c 1 nice -n 10 .venv/bin/python bench/soak.py "
-                  f"--minutes {args.minutes:g} --out {args.out}")  # fmt: skip
+                  command="taskset -c 1 nice -n 10 .venv/bin/python bench/soak.py --minutes "
+                  f"{args.minutes:g} --engine {args.engine} --out {args.out}")  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     return result

@@ -191,7 +191,10 @@ async def loop(name: str, deadline: float, tally: Tally, call: Any, pause_s: flo
 
 
 async def run_clients(url: str, inputs: Inputs, deadline: float, tally: Tally) -> None:
-    async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+    # idle connections dropped after 2 s, before uvicorn's 5 s keep-alive: a request sent on a
+    # connection the server is closing fails without an answer (a client-side race, not a refusal)
+    limits = httpx.Limits(keepalive_expiry=2.0)
+    async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as client:
         await asyncio.gather(
             loop("photo", deadline, tally, lambda: photos(client, url, inputs, tally)),
             loop("video", deadline, tally, lambda: video(client, url, inputs.clip, tally, None)),
