@@ -132,16 +132,19 @@ def main() -> int:
     ap.add_argument("--report", type=Path, help="print (and --write) a saved result; no run")
     ap.add_argument("--write", action="store_true", help="write BENCHMARKS.md's Soak section")
     args = ap.parse_args()
-    result = report(args.report) if args.report else run(args)
+    result = report(args.report, args.warmup_minutes) if args.report else run(args)
     print(markdown(result))
     if args.write:
         write_section("soak", markdown(result))
     return 0 if not result["tally"]["failed"] else 1
 
 
-def report(path: Path) -> dict[str, Any]:
-    """A saved result, its growth figures computed again from its samples."""
+def report(path: Path, warmup_minutes: float | None) -> dict[str, Any]:
+    """A saved result, its growth figures computed again from its samples (after another
+    warm-up, if given)."""
     result = json.loads(path.read_text())
+    if warmup_minutes is not None:
+        result["warmup_minutes"] = warmup_minutes
     result["growth"] = growth(result["samples"], result["warmup_minutes"] * 60)
     return dict(result)
 
