@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from api_helpers import Server
 from runtime_fakes import SceneData
+from video_helpers import still_clip
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -220,6 +221,29 @@ def test_video_plays_with_skeletons_and_track_ids(
         colour = PALETTE_0 if person["track_id"] == 1 else PALETTE_1
         assert page.evaluate(NEAR_COLOUR, [*limb_midpoint(named, person), list(colour), 2])
     page.screenshot(path=str(shots / "4-video.png"))
+
+
+def test_a_video_the_browser_cannot_play_replays_on_a_blank_frame(
+    server: Server, scene: SceneData, page: Any, tmp_path: Path, shots: Path
+) -> None:
+    clip = tmp_path / "scene.mp4"
+    clip.write_bytes(still_clip(scene.image, 8))  # MPEG-4 Part 2: Chromium cannot play it
+    page.goto(server.url + "/")
+    page.click("#tab-video")
+    page.set_input_files("#file", str(clip))
+    page.wait_for_function("document.getElementById('status').dataset.tracks !== undefined "
+                           "|| document.getElementById('status').className === 'error'",
+                           timeout=TIMEOUT_MS)  # fmt: skip
+    page.wait_for_selector("#note", state="visible", timeout=TIMEOUT_MS)
+    assert page.is_visible("#backdrop") and page.is_hidden("#clip")
+    assert page.evaluate("[document.getElementById('backdrop').width, "
+                         "document.getElementById('backdrop').height]") == [320, 240]  # fmt: skip
+    assert "8 frames, 2 tracks" in (page.text_content("#status") or "")
+    page.wait_for_function("document.querySelectorAll('#people li').length === 2",
+                           timeout=TIMEOUT_MS)  # fmt: skip
+    assert names_listed(page) == ["Track #1", "Track #2"]
+    assert page.evaluate(PAINTED) > 100  # the skeletons replay over the blank frame
+    page.screenshot(path=str(shots / "4b-video-unplayable.png"))
 
 
 def test_webcam_streams_frames_and_draws_tracks(server: Server, page: Any, shots: Path) -> None:

@@ -38,7 +38,7 @@ _VIDEO_SCHEMA = {"type": "string", "format": "binary"}
 _LINE_TEXT = (
     'One JSON object a line. Per processed frame: {"frame", "time_s", "persons": [{'
     '"track_id", "box", "box_source", "score", "keypoints"}], "timings_ms"}, the first '
-    'also "keypoint_names"; '
+    'also "keypoint_names" and "image" (width, height); '
     'track ids are small integers, stable for the video. Last: {"summary": {"frames", '
     '"decoded", "dropped", "tracks", "fps", "video", "model", "keypoint_names"}}, '
     'or {"error": {"code", "message"}} when decoding fails midway.'
@@ -149,6 +149,7 @@ async def _line(answerer: FrameAnswerer, frame: VideoFrame, job: Job) -> bytes:
     line = await answerer.answer(job, frame.index, frame.time_s, frame.image)
     if answerer.answered == 1:  # a player can draw skeletons before the summary arrives
         line["keypoint_names"] = list(answerer.layout.names)
+        line["image"] = {"width": frame.image.width, "height": frame.image.height}
     return _json(line)
 
 
