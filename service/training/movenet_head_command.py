@@ -11,6 +11,7 @@ from service.training.movenet_head import RECIPES, TrainConfig, config_from, tra
 
 CACHE_DIR = Path("runs/movenet-cache")
 CHECKPOINT = Path("checkpoints/movenet-fields-last.pt")
+BEST = Path("checkpoints/movenet-fields-gates-best.pt")  # the best on the dev split (session 13)
 
 
 def register_train(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -46,7 +47,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def register_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--checkpoint", default=str(CHECKPOINT))
+    parser.add_argument("--checkpoint", default=str(BEST))
     parser.add_argument("--store", default="model_store")
     parser.add_argument("--name", default="movenet-fields")
     return parser

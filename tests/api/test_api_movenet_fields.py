@@ -1,5 +1,5 @@
 """movenet-fields served over real HTTP (issue 27): exported from the npm tarball (skips
-without it) and the committed head checkpoint, named as the pose model with no detector set, it
+without it) and the committed best head checkpoint, named as the pose model with no detector set, it
 loads no detector and answers the astronaut with boxes from its own box head."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from api_helpers import Server
 from service.config import Settings
 from service.importers.human_models import TARBALL_ENV, find_tarball, missing_tarball_message
 
-CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "movenet-fields-last.pt"
+CHECKPOINT = Path(__file__).resolve().parents[2].joinpath(
+    "checkpoints", "movenet-fields-gates-best.pt")
 
 
 @pytest.fixture(scope="module")
