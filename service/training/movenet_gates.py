@@ -38,12 +38,14 @@ def mse_loss(head: FieldHead, batch: Batch, recipe: Recipe) -> torch.Tensor:
     return weighted_mse(out, batch["target"], batch["weight"])
 
 
-def gate_targets(teacher: torch.Tensor, truth: torch.Tensor,
-                 gate_scale: float) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def gate_targets(teacher: torch.Tensor, truth: torch.Tensor, gate_scale: float,
+                 use_teacher: bool = True) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """(B, 35, h, w) teacher and truth -> (B, 17, h, w) each: the gate's target (1 inside an
-    annotated limb's band, else the teacher's field magnitude / gate_scale, at most 1) and the
-    annotated band itself (bool)."""
+    annotated limb's band, else the teacher's field magnitude / gate_scale, at most 1, or 0
+    without `use_teacher`) and the annotated band itself (bool)."""
     band = (truth[:, 0:NECK_CHANNEL:2] != 0) | (truth[:, 1:NECK_CHANNEL:2] != 0)
+    if not use_teacher:
+        return band.float(), band
     magnitude = torch.hypot(teacher[:, 0:NECK_CHANNEL:2], teacher[:, 1:NECK_CHANNEL:2])
     soft = (magnitude / gate_scale).clamp(0.0, 1.0)
     return torch.maximum(band.float(), soft), band
@@ -63,7 +65,7 @@ def gates_loss(head: FieldHead, batch: Batch, recipe: Recipe) -> torch.Tensor:
         batch["features"], batch["heatmaps"], batch["regress"])
     teacher, truth, covered = batch["teacher"], batch["truth"], batch["covered"]  # (B, 1, h, w)
     pixels = covered.sum().clamp(min=1)
-    gate_target, band = gate_targets(teacher, truth, recipe.gate_scale)
+    gate_target, band = gate_targets(teacher, truth, recipe.gate_scale, recipe.teacher_gates)
     gate_weight = covered * (1.0 + recipe.foreground * gate_target)
     bce = F.binary_cross_entropy_with_logits(gate_logit, gate_target, reduction="none")
     neck_target = torch.maximum(teacher[:, NECK_CHANNEL:], truth[:, NECK_CHANNEL:])

@@ -41,6 +41,7 @@ class Recipe:
     gate_scale: float = 0.3  # gates: the teacher's field magnitude that counts as a limb
     cosine_weight: float = 1.0  # gates: 1 - cos(field, truth) inside annotated limbs
     correction_weight: float = 1.0  # gates: the correction's square outside them
+    teacher_gates: bool = True  # gates: the teacher's magnitude marks limbs where none is annotated
 
 
 RECIPES = {
@@ -48,6 +49,7 @@ RECIPES = {
     "truth": Recipe(truth=True, foreground=5.0),
     "truth-plain": Recipe(truth=True, foreground=0.0),
     "gates": Recipe(truth=True, foreground=10.0, loss="gates"),
+    "gates-truth": Recipe(truth=True, foreground=10.0, loss="gates", teacher_gates=False),
 }
 
 

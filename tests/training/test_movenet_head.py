@@ -132,6 +132,8 @@ def test_gate_target_is_the_truths_band_or_the_teachers_scaled_magnitude() -> No
     assert target.shape == band.shape == (1, 17, 1, 3)
     assert torch.allclose(target[0, 1, 0], torch.tensor([1.0, 0.5, 0.0]))
     assert band[0, 1, 0].tolist() == [True, False, False] and not band[0, 0].any()
+    alone, _ = gate_targets(teacher, truth, gate_scale=0.3, use_teacher=False)
+    assert torch.allclose(alone[0, 1, 0], torch.tensor([1.0, 0.0, 0.0]))
 
 
 def test_truth_cosine_ignores_magnitude_and_sees_direction() -> None:
