@@ -15,6 +15,7 @@ Two losses, chosen by the recipe (`LOSSES`, keyed by `Recipe.loss`):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -22,9 +23,21 @@ import torch.nn.functional as F
 
 if TYPE_CHECKING:
     from service.network.movenet_fields import FieldHead
-    from service.training.movenet_head import Recipe
 
 NECK_CHANNEL = 34  # the cache's target channels: 34 fields, then the neck
+
+
+@dataclass(frozen=True)
+class Recipe:
+    truth: bool  # ground truth replaces the teacher in annotated limb bands
+    foreground: float  # pixel weight 1 + foreground * |target|
+    truth_weight: float = 3.0
+    neck_weight: float = 4.0  # the neck is 1 channel against 34: the parser's root
+    loss: str = "mse"  # movenet_gates.LOSSES
+    gate_scale: float = 0.3  # gates: the teacher's field magnitude that counts as a limb
+    cosine_weight: float = 1.0  # gates: 1 - cos(field, truth) inside annotated limbs
+    correction_weight: float = 1.0  # gates: the correction's square outside them
+    teacher_gates: bool = True  # gates: the teacher's magnitude marks limbs where none is annotated
 
 Batch = dict[str, torch.Tensor]
 

@@ -28,21 +28,7 @@ from service.network.movenet_fields import FieldHead, FieldHeadConfig
 from service.training.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
 from service.training.curves import append_csv
 from service.training.movenet_cache import SCALE_INT8
-from service.training.movenet_gates import LOSSES, NECK_CHANNEL
-
-
-@dataclass(frozen=True)
-class Recipe:
-    truth: bool  # ground truth replaces the teacher in annotated limb bands
-    foreground: float  # pixel weight 1 + foreground * |target|
-    truth_weight: float = 3.0
-    neck_weight: float = 4.0  # the neck is 1 channel against 34: the parser's root
-    loss: str = "mse"  # movenet_gates.LOSSES
-    gate_scale: float = 0.3  # gates: the teacher's field magnitude that counts as a limb
-    cosine_weight: float = 1.0  # gates: 1 - cos(field, truth) inside annotated limbs
-    correction_weight: float = 1.0  # gates: the correction's square outside them
-    teacher_gates: bool = True  # gates: the teacher's magnitude marks limbs where none is annotated
-
+from service.training.movenet_gates import LOSSES, NECK_CHANNEL, Recipe
 
 RECIPES = {
     "teacher": Recipe(truth=False, foreground=5.0),
