@@ -194,6 +194,13 @@ def test_the_sample_photo_with_the_default_model(
     page.screenshot(path=str(shots / "3-sample.png"))
 
 
+def wait_for_video_answer(page: Any) -> None:
+    """Until the page has read the video's whole NDJSON answer (its summary) or an error."""
+    page.wait_for_function("document.getElementById('status').dataset.tracks !== undefined "
+                           "|| document.getElementById('status').className === 'error'",
+                           timeout=TIMEOUT_MS)  # fmt: skip
+
+
 def test_video_plays_with_skeletons_and_track_ids(
     server: Server, scene: SceneData, page: Any, tmp_path: Path, shots: Path
 ) -> None:
@@ -202,9 +209,7 @@ def test_video_plays_with_skeletons_and_track_ids(
     page.goto(server.url + "/")
     page.click("#tab-video")
     page.set_input_files("#file", str(clip))
-    page.wait_for_function("document.getElementById('status').dataset.tracks !== undefined "
-                           "|| document.getElementById('status').className === 'error'",
-                           timeout=TIMEOUT_MS)  # fmt: skip
+    wait_for_video_answer(page)
     assert page.evaluate("document.getElementById('status').dataset.tracks") == "2"
     assert "12 frames, 2 tracks" in (page.text_content("#status") or "")
     assert page.is_visible("#download")  # the NDJSON answer to keep
@@ -231,9 +236,7 @@ def test_a_video_the_browser_cannot_play_replays_on_a_blank_frame(
     page.goto(server.url + "/")
     page.click("#tab-video")
     page.set_input_files("#file", str(clip))
-    page.wait_for_function("document.getElementById('status').dataset.tracks !== undefined "
-                           "|| document.getElementById('status').className === 'error'",
-                           timeout=TIMEOUT_MS)  # fmt: skip
+    wait_for_video_answer(page)
     page.wait_for_selector("#note", state="visible", timeout=TIMEOUT_MS)
     assert page.is_visible("#backdrop") and page.is_hidden("#clip")
     assert page.evaluate("[document.getElementById('backdrop').width, "
