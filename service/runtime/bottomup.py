@@ -124,7 +124,7 @@ class BottomupPipeline:
         poses = self._parse_boxes(item, item.boxes, self.config.parser)
         honours_boxes = self.config.parser_name in ONE_PER_BOX_PARSERS
         if item.client is not None and item.boxes is not None and honours_boxes:
-            keep_all = replace(self.config.parser, use_nms=False)
+            keep_all = replace(self.config.parser, use_nms=False)  # without ownership only
             reparse = (shared_answers(poses) if self.config.parser.joint_ownership
                        else lambda rest: self._parse_boxes(item, rest, keep_all))  # fmt: skip
             poses = answer_each_box(poses, item.boxes, self.skeleton.num_joints, reparse)

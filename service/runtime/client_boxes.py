@@ -70,16 +70,17 @@ def shared_answers(poses: list[Pose]) -> Callable[[list[Box]], list[Pose]]:
     box, the best-fitting one, or nothing."""
 
     def answer(rest: list[Box]) -> list[Pose]:
-        fits = []
+        fits = []  # (pose, its joints' tight box, the tight box's fit to the pose's own box)
         for pose in poses:
-            tight = tight_box(pose.keypoints) if pose.box is not None else None
-            if tight is not None:
-                bounds = (tight.x1, tight.y1, tight.x2, tight.y2)
-                fits.append((pose, bounds, box_fit(bounds, pose.box)))  # type: ignore[arg-type]
+            tight = tight_box(pose.keypoints)
+            if pose.box is None or tight is None:
+                continue
+            bounds = (tight.x1, tight.y1, tight.x2, tight.y2)
+            fits.append((pose, bounds, box_fit(bounds, pose.box)))
         out = []
         for box in rest:
-            shared = [(box_fit(bounds, box), pose) for pose, bounds, own in fits
-                      if box_fit(bounds, box) >= own > 0]  # fmt: skip
+            shared = [(fit, pose) for pose, bounds, own in fits
+                      if (fit := box_fit(bounds, box)) >= own > 0]  # fmt: skip
             if shared:
                 pose = max(shared, key=lambda f: f[0])[1]
                 out.append(replace(pose, keypoints=pose.keypoints.copy(), box=box,
