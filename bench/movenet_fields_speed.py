@@ -41,7 +41,7 @@ from service.runtime.protocol import PoseModel  # noqa: E402
 from service.types import Box  # noqa: E402
 
 FIELDS = "movenet-fields"
-CHECKPOINT = ROOT / "checkpoints" / "movenet-fields-gates-best.pt"
+CHECKPOINT = ROOT / "checkpoints" / "movenet-fields-gates-truth-best.pt"
 TARGET_MS, TARGET_RATIO = 150.0, 1.1
 
 

@@ -15,7 +15,7 @@ from service.config import Settings
 from service.importers.human_models import TARBALL_ENV, find_tarball, missing_tarball_message
 
 CHECKPOINT = Path(__file__).resolve().parents[2].joinpath(
-    "checkpoints", "movenet-fields-gates-best.pt")
+    "checkpoints", "movenet-fields-gates-truth-best.pt")
 
 
 @pytest.fixture(scope="module")
