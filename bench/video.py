@@ -48,13 +48,16 @@ def clip(width: int, height: int, count: int) -> bytes:
     return buffer.getvalue()
 
 
-def measure(data: bytes, settings: Settings, pipeline) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """(frames per second, mean persons per frame) of decode -> poses -> tracks."""
+def measure(data: bytes, settings: Settings, pipeline, hints: bool) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(frames per second, mean persons per frame) of decode -> poses -> tracks; `hints`: each
+    frame parsed in the tracked people's boxes first, as served (`track_hints`)."""
     video = open_video(data, settings.video(), settings.max_pixels, pipeline.working_size)
     tracker = Tracker(pipeline.skeleton.sigmas_array)
     start, frames, persons = time.perf_counter(), 0, 0
     for frame in video.frames():
-        result = pipeline.predict(frame.image.rgb, None, None, frame.image.size)
+        size = (frame.image.height, frame.image.width)
+        boxes = tracker.hint_boxes(frame.time_s, size) if hints else None
+        result = pipeline.predict(frame.image.rgb, None, None, frame.image.size, boxes)
         persons += len(tracker.update(result.poses, frame.time_s))
         frames += 1
     video.close()
@@ -64,6 +67,7 @@ def measure(data: bytes, settings: Settings, pipeline) -> tuple[float, float]:  
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args()
@@ -72,22 +76,34 @@ def main() -> None:
     pipeline.warmup()
     rows = []
     for width, height in SIZES:
-        fps, persons = measure(clip(width, height, args.frames), settings, pipeline)
-        rows.append(f"| {width}x{height} | {pipeline.working_size} | {args.frames} | "
-                    f"{fps:.2f} | {persons:.1f} |")  # fmt: skip
+        data = clip(width, height, args.frames)
+        fps: dict[bool, list[float]] = {True: [], False: []}
+        persons: dict[bool, float] = {}
+        for _ in range(args.rounds):  # interleaved: both ways see the same machine
+            for hints in (True, False):
+                rate, persons[hints] = measure(data, settings, pipeline, hints)
+                fps[hints].append(rate)
+        served, alone = (float(np.median(fps[h])) for h in (True, False))
+        rows.append(f"| {width}x{height} | {pipeline.working_size} | {args.frames} x "
+                    f"{args.rounds} | {served:.2f} | {alone:.2f} | {served / alone:.2f} | "
+                    f"{persons[True]:.1f} ({persons[False]:.1f}) |")  # fmt: skip
         print(rows[-1], flush=True)
     device = args.device if args.device != "cpu" else machine(torch.get_num_threads())
     body = "\n".join([
         "## Video: frames per second (default model)",
         "",
-        f"`bench/video.py --frames {args.frames}`: {pipeline.pose.name} decoded, estimated and "
-        "tracked frame by frame (`boxpose predict clip.mp4`'s loop; the service's video route "
-        "adds HTTP and the batch queue), one frame at a time, on " + device + ". Clips: the "
-        "PoseTrack18 test frames resized to each size and looped. Frames are shrunk to the "
-        "working size (long side, never enlarged) before the model.",
+        f"`bench/video.py --frames {args.frames} --rounds {args.rounds}`: {pipeline.pose.name} "
+        "decoded, estimated and tracked frame by frame (`boxpose predict clip.mp4`'s loop; the "
+        "service's video route adds HTTP and the batch queue), one frame at a time, on "
+        f"{device}. Clips: the PoseTrack18 test frames "
+        "resized to each size and looped. Frames are shrunk to the working size (long side, "
+        "never enlarged) before the model. Served: each frame parsed in the tracked people's "
+        "boxes first (`BOXPOSE_TRACK_HINTS`, on by default); alone: every frame answered as an "
+        "image. The two are interleaved round by round; frames/s is the median round.",
         "",
-        "| video | working size | frames | frames/s | persons/frame |",
-        "|---|---|---|---|---|",
+        "| video | working size | frames x rounds | frames/s served | frames/s alone | ratio | "
+        "persons/frame served (alone) |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
         "Batched on a GPU: not measured here (no GPU was lent to this task).",

@@ -56,6 +56,7 @@ class VideoConfig:
     track_match: str = "oks"  # "oks" (keypoint similarity) or "iou" (box overlap)
     track_max_missed: int = 30  # frames a person may go unseen and keep their id
     track_smoothing: bool = False  # One-Euro filter on each track's keypoints
+    track_hints: bool = True  # parse the tracked people in their propagated boxes first
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,9 @@ class Settings(BaseSettings):
     track_match: Literal["oks", "iou"] = "oks"
     track_max_missed: int = Field(default=30, ge=0)
     track_smoothing: bool = False
+    # A bottom-up model parses each person tracked in the previous frame in their propagated box
+    # first (Tracker.hint_boxes); False: every frame is answered on its own, as an image.
+    track_hints: bool = True
     api_key: SecretStr | None = None
     warmup: bool = True
     shutdown_delay_s: float = Field(
@@ -224,4 +228,5 @@ class Settings(BaseSettings):
             track_match=self.track_match,
             track_max_missed=self.track_max_missed,
             track_smoothing=self.track_smoothing,
+            track_hints=self.track_hints,
         )

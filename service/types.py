@@ -15,6 +15,7 @@ class BoxSource(StrEnum):
     DETECTOR = "detector"  # a separate person detector
     BOX_HEAD = "box_head"  # the pose model's own box head
     GREEDY = "greedy"  # around a first greedy grouping of the maps (no detector)
+    TRACK = "track"  # where a tracked person of the previous frame is now (video and streams)
     IMAGE = "image"  # the whole image (a top-down model without a detector)
     GROUND_TRUTH = "ground_truth"  # an annotation's box (evaluation, validation)
     DAMAGED = "damaged"  # a ground-truth box shifted on purpose (evaluation/damage.py)

@@ -2,7 +2,10 @@
 
 Shared by `POST /v1/poses:video` and `WS /v1/stream`: each frame is one job in the same worker
 as images (the queue is shared, fairly: a caller keeps at most `max_queued_frames` jobs there),
-answers are taken in frame order, and one `Tracker` per video or stream numbers the people.
+answers are taken in frame order, and one `Tracker` per video or stream numbers the people
+and tells the model where the people of the frames answered so far should be (track boxes; a
+video's frame is submitted while up to `max_queued_frames` earlier ones are unanswered, so its
+boxes are predicted from that many frames back).
 """
 
 from __future__ import annotations
@@ -36,16 +39,20 @@ class FrameAnswerer:
         self.tracker = Tracker(runtime.pipeline.skeleton.sigmas_array, TrackerConfig(
             match=video.track_match, max_missed=video.track_max_missed,
             smoothing=video.track_smoothing))  # fmt: skip
+        self.track_hints = video.track_hints
         self.answered = 0
 
-    async def submit(self, image: DecodedImage) -> Job:
-        """Queue one job; waits (never refuses) while the shared queue is full, up to the
-        deadline, then raises QueueFull."""
+    async def submit(self, image: DecodedImage, time_s: float) -> Job:
+        """Queue one job (the frame at `time_s`, with the tracker's boxes of where its people
+        should be when hints are on); waits (never refuses) while the shared queue is full, up
+        to the deadline, then raises QueueFull."""
         worker, start = self.runtime.worker, time.monotonic()
+        size = (image.height, image.width)
+        hints = self.tracker.hint_boxes(time_s, size) if self.track_hints else None
         while True:
             try:
                 (job,) = worker.submit([(image.rgb, None)], self.options.scales, time.monotonic(),
-                                       [(image.height, image.width)])  # fmt: skip
+                                       [size], [hints])  # fmt: skip
                 return job
             except QueueFull:
                 if time.monotonic() - start > worker.config.deadline_s:

@@ -23,7 +23,9 @@ class ImageSize(BaseModel):
 class Person(BaseModel):
     box: list[float] = Field(description="[x1, y1, x2, y2] in the original image's pixels")
     box_source: str = Field(
-        description="detector, box_head (the pose model's own), client, or greedy (no boxes)"
+        description="detector, box_head (the pose model's own), client, greedy (no boxes), "
+                    "or track (video and streams: where a person tracked in the earlier frames "
+                    "is now)"
     )
     score: float = Field(description="pose confidence; 0 for a given box where nobody was found")
     keypoints: list[list[float] | None] = Field(

@@ -11,6 +11,7 @@ pixels; `PARSERS` names them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -37,17 +38,34 @@ def parse(
 
     name: a key of `PARSERS`. The greedy parser ignores boxes. The box parser given no boxes
     (None) falls back to boxes around a first greedy grouping (`boxes_from_poses`); given an
-    empty list it returns no pose.
+    empty list it returns no pose. Track boxes are joined by greedy ones (`track_max_iou`) and
+    the poses parsed in them are answered in the box of their own joints (`reboxed`).
     """
     if name not in PARSERS:
         raise ValueError(f"unknown parser {name!r}; choose from {sorted(PARSERS)}")
+    tracked = name == "boxes" and any(b.source is BoxSource.TRACK for b in boxes or [])
     if name == "boxes" and boxes is None:
         boxes = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
+    elif tracked and not any(box.source.from_a_model for box in boxes or []):
+        greedy = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
+        boxes = supplement(boxes or [], greedy, config.track_max_iou)
     elif (name == "boxes" and config.supplement_detector_boxes and boxes
           and any(box.source.from_a_model for box in boxes)):  # fmt: skip
         greedy = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
         boxes = supplement(boxes, greedy, config.supplement_max_iou)
-    return PARSERS[name](maps, fields, skeleton, stride, boxes, config)
+    poses = PARSERS[name](maps, fields, skeleton, stride, boxes, config)
+    return [reboxed(p) for p in poses] if tracked else poses
+
+
+def reboxed(pose: Pose) -> Pose:
+    """A pose parsed in a track box gets the box of its own joints (as a greedy box is made),
+    so that the next frame's track box follows the person, not last frame's box."""
+    if pose.box is None or pose.box.source is not BoxSource.TRACK:
+        return pose
+    own = boxes_from_poses([pose])
+    if not own:
+        return pose
+    return replace(pose, box=replace(own[0], score=pose.box.score, source=BoxSource.TRACK))
 
 
 def boxes_from_poses(poses: list[Pose], margin: float = 0.2) -> list[Box]:
@@ -69,6 +87,6 @@ def boxes_from_poses(poses: list[Pose], margin: float = 0.2) -> list[Box]:
 
 __all__ = [
     "PAPER_SCALES", "PARSERS", "Parser", "ParserConfig", "boxes_from_poses", "fuse_scales",
-    "parse", "parse_greedy", "parse_in_boxes", "pairwise_iou", "supplement",
+    "parse", "parse_greedy", "parse_in_boxes", "pairwise_iou", "reboxed", "supplement",
     "unflip_outputs",
 ]  # fmt: skip

@@ -78,6 +78,12 @@ class ParserConfig:
     supplement_detector_boxes: detector boxes (source "detector") are joined by the fallback's
         greedy boxes that overlap none of them by IoU >= supplement_max_iou: people the detector
         missed still get a box. Client boxes are never supplemented.
+    track_max_iou: track boxes (source "track": where the people tracked in a video's previous
+        frame are now) are always joined by the greedy boxes that overlap none of them by IoU >=
+        track_max_iou, so new people are found; a tracked person is parsed whole in their track
+        box, not in the fragment of them that a weak frame's greedy grouping may give. (A rule
+        that also dropped greedy boxes lying mostly inside a track box found more people but
+        let a tracked person's box swallow a neighbour's: bench/tracking_real.py.)
     greedy_min_joints, greedy_min_mean_score: OpenPose's pruning of its assembled people.
     greedy_sample_fraction, greedy_sample_threshold: OpenPose's criterion that a fraction of the
         samples on a segment must agree with the field.
@@ -109,6 +115,7 @@ class ParserConfig:
     max_samples: int = 25
     supplement_detector_boxes: bool = False
     supplement_max_iou: float = 0.3
+    track_max_iou: float = 0.5  # a greedy box joins track boxes if it overlaps each less
     greedy_min_joints: int = 3
     greedy_min_mean_score: float = 0.2
     greedy_sample_fraction: float = 0.8

@@ -104,10 +104,12 @@ class BatchWorker:
         scales: tuple[float, ...],
         request_arrival: float,
         sizes: list[tuple[int, int] | None] | None = None,
+        hints: list[list[Box] | None] | None = None,
     ) -> list[Job]:
         """Queue one job per (image, client boxes), all or none; raises QueueFull (answer 503)
         at once. sizes: (H, W) of each image's original when the image is a smaller rendition
-        (the working image); boxes and poses are in the original's pixels."""
+        (the working image); boxes and poses are in the original's pixels. hints: each image's
+        track boxes (a video's frame; `ImageInput.hints`)."""
         if self._task is None or self._task.done():
             raise WorkerStopped("the batch worker is not running")
         if len(self._pending) + len(images) > self.config.queue_size:
@@ -117,8 +119,9 @@ class BatchWorker:
         now = time.monotonic()
         deadline = request_arrival + self.config.deadline_s
         originals = sizes if sizes is not None else [None] * len(images)
-        jobs = [Job(now, deadline, ImageInput(im, bx, scales, size), loop.create_future())
-                for (im, bx), size in zip(images, originals, strict=True)]  # fmt: skip
+        tracked = hints if hints is not None else [None] * len(images)
+        jobs = [Job(now, deadline, ImageInput(im, bx, scales, size, hint), loop.create_future())
+                for (im, bx), size, hint in zip(images, originals, tracked, strict=True)]
         self._pending.extend(jobs)
         self.metrics.queue_depth.set(len(self._pending))
         self._wakeup.set()

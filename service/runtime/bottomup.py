@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from service import parsing
-from service.parsing import ParserConfig
+from service.parsing import ParserConfig, supplement
 from service.runtime.box_source import BoxStage, FoundBoxes, box_pass, boxes_of
 from service.runtime.client_boxes import ONE_PER_BOX_PARSERS, answer_each_box, shared_answers
 from service.runtime.common import Models
@@ -31,7 +31,7 @@ from service.runtime.protocol import (
 )
 from service.runtime.working import Frame, WorkingInput, prepare
 from service.targets import map_size
-from service.types import Box, Pose
+from service.types import Box, BoxSource, Pose
 
 Plan = list[tuple[tuple[float, ...], list[Box] | None]]  # per pass: its scales, its boxes
 PassOutputs = dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]]  # (image, pass) ->
@@ -110,6 +110,8 @@ class BottomupPipeline:
         if self.box_head and self.detector is None:
             boxes = [bx if bx is not None else found for bx, found in zip(boxes, head,
                                                                           strict=True)]
+        boxes = [_with_hints(bx, w, inp, self.config.parser.track_max_iou)
+                 for bx, w, inp in zip(boxes, work, inputs, strict=True)]
         images = [
             self._fuse(work[i], [outs[(i, g)] for g in range(len(plans[i]))],
                        [parsed_in for _, parsed_in in plans[i]], boxes[i], inp.boxes)
@@ -132,10 +134,10 @@ class BottomupPipeline:
         return [_out(item.frame, p) for p in poses]
 
     def predict(self, image_rgb: np.ndarray, boxes: list[Box] | None = None,
-                scales: tuple[float, ...] | None = None,
-                size: tuple[int, int] | None = None) -> PipelineResult:  # fmt: skip
+                scales: tuple[float, ...] | None = None, size: tuple[int, int] | None = None,
+                hints: list[Box] | None = None) -> PipelineResult:  # fmt: skip
         """One image, no server (protocol.predict_one)."""
-        return predict_one(self, image_rgb, boxes, scales or self.config.scales, size)
+        return predict_one(self, image_rgb, boxes, scales or self.config.scales, size, hints)
 
     def detect_missing(self, inputs: list[ImageInput]) -> list[list[Box] | None]:
         """Client boxes as given; detector boxes (found on the working image, in original
@@ -224,6 +226,19 @@ class BottomupPipeline:
         others = tuple(ScaleGroup(m, f, list(group or []))
                        for (m, f), group in zip(fused[1:], parsed_in[1:], strict=True))
         return ImageMaps(*fused[0], boxes, work.frame, client, others)
+
+
+def _with_hints(boxes: list[Box] | None, work: WorkingInput, inp: ImageInput,
+                max_iou: float) -> list[Box] | None:  # fmt: skip
+    """An image's working-image boxes with its track boxes (never with client boxes). Without
+    found boxes (greedy boxes come later, in the parser, which joins them to the track boxes)
+    the track boxes alone; with a detector's or box head's, which box whole people, those first
+    and the track boxes of the people they missed."""
+    if not inp.hints or inp.boxes is not None:
+        return boxes
+    tracked = [replace(work.frame.box_in(h) if work.frame is not None else h,
+                       source=BoxSource.TRACK) for h in inp.hints]  # fmt: skip
+    return supplement(boxes, tracked, max_iou) if boxes else tracked
 
 
 def _out(frame: Frame | None, pose: Pose, box: Box | None = None) -> Pose:

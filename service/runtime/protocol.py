@@ -50,6 +50,10 @@ class ImageInput:
     boxes: list[Box] | None  # client boxes in original pixels; None = find them
     scales: tuple[float, ...]
     size: tuple[int, int] | None = None  # (H, W) of the original; None = the image's own
+    # Where the people tracked in a video's previous frame are now (original pixels, source
+    # "track"); a bottom-up model parses them in these boxes first (ignored with client boxes
+    # and by top-down models).
+    hints: list[Box] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,8 @@ class PoseModel(Protocol[Item]):
         ...
 
     def predict(self, image_rgb: np.ndarray, boxes: list[Box] | None = None,
-                scales: tuple[float, ...] | None = None,
-                size: tuple[int, int] | None = None) -> PipelineResult: ...  # fmt: skip
+                scales: tuple[float, ...] | None = None, size: tuple[int, int] | None = None,
+                hints: list[Box] | None = None) -> PipelineResult: ...  # fmt: skip
 
     def detect_missing(self, inputs: list[ImageInput]) -> list[list[Box] | None]:
         """Client boxes as given; found boxes (original pixels) for the others; None when
@@ -105,10 +109,11 @@ class PoseModel(Protocol[Item]):
 
 
 def predict_one(model: PoseModel[Item], image_rgb: np.ndarray, boxes: list[Box] | None,
-                scales: tuple[float, ...], size: tuple[int, int] | None) -> PipelineResult:
+                scales: tuple[float, ...], size: tuple[int, int] | None,
+                hints: list[Box] | None = None) -> PipelineResult:  # fmt: skip
     """(H', W', 3) uint8 RGB image of an (H, W) original (`size`; None: its own) -> poses in
     the original's pixels: one image through `forward_batch` then `parse`, no server."""
-    out = model.forward_batch([ImageInput(image_rgb, boxes, scales, size)])
+    out = model.forward_batch([ImageInput(image_rgb, boxes, scales, size, hints)])
     start = time.perf_counter()
     poses = model.parse(out.images[0])
     return PipelineResult(poses, StageTimings(out.detect_s, out.forward_s,

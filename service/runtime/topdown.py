@@ -117,10 +117,10 @@ class TopdownPipeline:
         return poses
 
     def predict(self, image_rgb: np.ndarray, boxes: list[Box] | None = None,
-                scales: tuple[float, ...] | None = None,
-                size: tuple[int, int] | None = None) -> PipelineResult:  # fmt: skip
+                scales: tuple[float, ...] | None = None, size: tuple[int, int] | None = None,
+                hints: list[Box] | None = None) -> PipelineResult:  # fmt: skip
         """One image, no server (protocol.predict_one)."""
-        return predict_one(self, image_rgb, boxes, scales or self.config.scales, size)
+        return predict_one(self, image_rgb, boxes, scales or self.config.scales, size, hints)
 
     def detect_missing(self, inputs: list[ImageInput]) -> list[list[Box] | None]:
         """Client boxes as given; the detector's (clipped to the image, in original pixels)

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings, pipeline: PoseModel[Any]) 
         smoothing=config.track_smoothing))  # fmt: skip
     out = args.out.open("w") if args.out else sys.stdout
     try:
-        code = _write(video, pipeline, tracker, args, out, writer)
+        code = _write(video, pipeline, tracker, args, out, writer, config.track_hints)
     finally:
         video.close()
         if writer is not None:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, settings: Settings, pipeline: PoseModel[Any]) 
 
 
 def _write(video: Video, pipeline: PoseModel[Any], tracker: Tracker, args: argparse.Namespace,
-           out: Any, writer: ClipWriter | None) -> int:  # fmt: skip
+           out: Any, writer: ClipWriter | None, track_hints: bool) -> int:  # fmt: skip
     layout = keypoint_layout(pipeline.skeleton, args.keep_neck)
     total = video.info.frames
     if total and args.fps and video.info.fps:
@@ -74,7 +74,9 @@ def _write(video: Video, pipeline: PoseModel[Any], tracker: Tracker, args: argpa
         for frame in video.frames(args.fps):
             if args.max_frames and answered >= args.max_frames:
                 break
-            result = pipeline.predict(frame.image.rgb, None, None, frame.image.size)
+            size = (frame.image.height, frame.image.width)
+            hints = tracker.hint_boxes(frame.time_s, size) if track_hints else None
+            result = pipeline.predict(frame.image.rgb, None, None, frame.image.size, hints)
             kept = [p for p in result.poses if p.score >= args.score_threshold]
             tracked = tracker.update(kept, frame.time_s, frame.image.rgb, video.frame.scale)
             if writer is not None:

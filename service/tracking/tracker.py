@@ -26,11 +26,12 @@ from service.tracking.appearance import (
     lab_image,
     look,
 )
-from service.tracking.similarity import SIMILARITIES, box_of
+from service.tracking.similarity import SIMILARITIES, box_of, iou_matrix
 from service.tracking.smoothing import OneEuroConfig, OneEuroFilter
-from service.types import Pose
+from service.types import Box, BoxSource, Pose
 
 VELOCITY_MOMENTUM = 0.85  # share of the old velocity kept at each update
+SIZE_MEMORY = 8  # a track's box for the next frame is as large as its largest of these last boxes
 LEARN_FROM = 0.5  # a track learns a look only from a match at least this sure (or its first)
 
 
@@ -44,6 +45,9 @@ class TrackerConfig:
     appearance: bool = True  # lost tracks also match by their look (when frames are given)
     min_look: float = 0.4  # appearance.look_similarity a lost track needs
     reach: float = 0.5  # how far a person may move by look: box heights, + 5% per frame lost
+    # No track box for a person whose box overlaps another tracked person's by more than this
+    # IoU (people crossing: each is parsed as in an image, and known again by look and motion).
+    hint_max_overlap: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class _Track:
     hits: int = 1  # frames matched
     smoother: OneEuroFilter | None = None
     looks: list[Look] = field(default_factory=list)  # the last clear, confident views
+    sizes: list[np.ndarray] = field(default_factory=list)  # (2,) width, height of its last boxes
 
     def predicted(self, time_s: float) -> tuple[np.ndarray, np.ndarray]:
         """(J, 3) keypoints and (4,) box moved to `time_s` at the track's velocity."""
@@ -79,6 +84,19 @@ class _Track:
             self.velocity = keep * self.velocity + (1 - keep) * moved
         self.keypoints, self.box, self.time_s, self.missed = keypoints, box, time_s, 0
         self.hits += 1
+        self.remember_size()
+
+    def remember_size(self) -> None:
+        self.sizes = [*self.sizes, self.box[2:] - self.box[:2]][-SIZE_MEMORY:]
+
+    def hint(self, time_s: float) -> np.ndarray:
+        """(4,) where the whole person should be at `time_s`: the predicted box, its top and
+        horizontal centre, as large as the largest of the last boxes (a frame that found only
+        part of the person does not shrink the next frame's box)."""
+        _, box = self.predicted(time_s)
+        width, height = np.max(np.stack(self.sizes), axis=0)
+        centre = (box[0] + box[2]) / 2
+        return np.array([centre - width / 2, box[1], centre + width / 2, box[1] + height])
 
 
 class Tracker:
@@ -96,6 +114,28 @@ class Tracker:
     def ids_issued(self) -> int:
         return self._next_id - 1
 
+    def hint_boxes(self, time_s: float, size: tuple[int, int]) -> list[Box]:
+        """Boxes (source "track", clipped to the (H, W) frame) where the people seen in the
+        last frame should be at `time_s` (`_Track.hint`): a bottom-up model parses these people
+        in them first, so a frame whose maps are weak keeps them whole (the track's box
+        propagated, as top-down trackers propagate their crops). People whose boxes overlap
+        another tracked person's (`hint_max_overlap`; seen lately or not) get none."""
+        height, width = size
+        if not any(t.missed == 0 for t in self._tracks):
+            return []
+        hints = np.stack([t.hint(time_s) for t in self._tracks])  # every live track's
+        overlap = iou_matrix(hints, hints)
+        np.fill_diagonal(overlap, 0.0)
+        crossing = overlap.max(1) > self.config.hint_max_overlap
+        out = []
+        for track, hint, crossed in zip(self._tracks, hints, crossing, strict=True):
+            if track.missed or crossed:
+                continue
+            x1, y1, x2, y2 = np.clip(hint, 0, [width, height, width, height])
+            if x2 - x1 >= 1 and y2 - y1 >= 1:
+                out.append(Box(float(x1), float(y1), float(x2), float(y2), 1.0, BoxSource.TRACK))
+        return out
+
     def update(self, poses: list[Pose], time_s: float, image: np.ndarray | None = None,
                scale: tuple[float, float] = (1.0, 1.0)) -> list[TrackedPose]:  # fmt: skip
         """This frame's poses -> the same poses, in order, each with its track id. `image`:
@@ -110,6 +150,7 @@ class Tracker:
             if track is None:
                 track = _Track(self._next_id, pose.keypoints.copy(), boxes[i], time_s,
                                smoother=self._smoother())  # fmt: skip
+                track.remember_size()
                 self._next_id += 1
                 self._tracks.append(track)
             else:

@@ -11,7 +11,7 @@ from service.training.movenet_head import RECIPES, TrainConfig, config_from, tra
 
 CACHE_DIR = Path("runs/movenet-cache")
 CHECKPOINT = Path("checkpoints/movenet-fields-last.pt")
-BEST = Path("checkpoints/movenet-fields-gates-truth-best.pt")  # best served on the dev split (session 14)
+BEST = Path("checkpoints/movenet-fields-gates-truth-best.pt")  # best served on the dev split
 
 
 def register_train(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

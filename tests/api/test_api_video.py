@@ -186,3 +186,34 @@ def test_a_client_that_goes_away_stops_its_frames(
     text = httpx.get(server.url + "/metrics").text
     assert metric_value(text, "boxpose_open_streams", 'kind="video"') == 0
     assert metric_value(text, "boxpose_video_frames_total", 'source="video"') >= 4
+
+
+def test_tracked_people_are_parsed_in_their_track_boxes(make_server: Callable[..., Server],
+                                                        clip: bytes) -> None:  # fmt: skip
+    """Without a detector, once a frame is answered the next frames parse its people in their
+    track boxes first (`box_source` "track", in place of greedy boxes); with a detector its
+    whole-person boxes stay; with BOXPOSE_TRACK_HINTS off every frame is answered as an image.
+    The same people, ids and joints every way on this clip, whose people stay put."""
+    answers = {}
+    for name, settings in (("track", {"detector_model": ""}),
+                           ("alone", {"detector_model": "", "track_hints": False}),
+                           ("detector", {})):  # fmt: skip
+        server = make_server(**settings)
+        r = httpx.post(server.url + URL, files={"video": ("clip.mp4", clip, "video/mp4")},
+                       timeout=60)  # fmt: skip
+        assert r.status_code == 200, r.text
+        answers[name] = ndjson(r.text)[:-1]
+    sources = {n: [{p["box_source"] for p in f["persons"]} for f in frames]
+               for n, frames in answers.items()}  # fmt: skip
+    assert sources["track"][0] == {"greedy"}
+    assert all(s == {"track"} for s in sources["track"][3:]), sources["track"]
+    assert all(s == {"greedy"} for s in sources["alone"]), sources["alone"]
+    assert all(s == {"detector"} for s in sources["detector"]), sources["detector"]
+    for on, off in zip(answers["track"], answers["alone"], strict=True):
+        by_id = {p["track_id"]: p for p in off["persons"]}
+        assert sorted(by_id) == sorted(p["track_id"] for p in on["persons"])
+        for p in on["persons"]:
+            joints = [(k, q) for k, q in zip(p["keypoints"], by_id[p["track_id"]]["keypoints"],
+                                             strict=True) if k is not None and q is not None]
+            assert len(joints) >= 0.8 * len(p["keypoints"])
+            assert all(np.hypot(k[0] - q[0], k[1] - q[1]) < 2.0 for k, q in joints)

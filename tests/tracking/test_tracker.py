@@ -16,7 +16,7 @@ from clips import Clip, crossing_clip  # noqa: E402
 from service.skeleton import AIC14  # noqa: E402
 from service.tracking.similarity import box_of, iou_matrix  # noqa: E402
 from service.tracking.tracker import Tracker, TrackerConfig  # noqa: E402
-from service.types import Pose  # noqa: E402
+from service.types import BoxSource, Pose  # noqa: E402
 
 mm = pytest.importorskip("motmetrics", reason="py-motmetrics scores the tracks (dev extra)")
 
@@ -94,3 +94,38 @@ def test_no_poses_and_unknown_match() -> None:
     assert tracker.update([], 0.0) == []
     with pytest.raises(ValueError, match="unknown track match"):
         Tracker(AIC14.sigmas_array, TrackerConfig(match="nope"))
+
+
+def test_hint_boxes_move_with_the_person_and_keep_their_whole_size() -> None:
+    """A person walking right at 100 px/s, 40 x 160 px: the next frame's track box is where
+    they will be, as large as their largest recent box even after a frame that saw only their
+    upper half; a person missed in the last frame gets none; boxes are clipped to the frame."""
+    tracker = Tracker(AIC14.sigmas_array)
+    for f in range(5):
+        tracker.update([_pose(100 + 10 * f), _pose(600)], f / 10)  # 10 px a frame
+    upper = _pose(150)
+    upper.keypoints[7:, 2] = 0.0  # a frame that found only the upper half of the person
+    upper.keypoints[:7, 0] = 150 + np.linspace(-20, 20, 7)
+    tracker.update([upper], 0.5)  # and missed the person at x = 600
+    (hint,) = tracker.hint_boxes(0.6, (360, 640))
+    assert hint.source is BoxSource.TRACK
+    x1, y1, x2, y2 = hint.as_list()
+    assert abs((x1 + x2) / 2 - 160) < 2.0  # 10 px on from the last centre
+    assert abs((x2 - x1) - 40) < 1e-6 and abs((y2 - y1) - 160) < 1e-6  # the whole person
+    assert abs(y1 - 100) < 10  # the top near the head (the half box's centre moved it up)
+    edge = Tracker(AIC14.sigmas_array)
+    edge.update([_pose(630)], 0.0)
+    (clipped,) = edge.hint_boxes(0.1, (360, 640))
+    assert clipped.x2 == 640 and clipped.x1 == 610
+
+
+def test_people_crossing_get_no_track_boxes() -> None:
+    """Two people whose boxes overlap (IoU > hint_max_overlap) are each parsed as in an image;
+    a third, apart from them, keeps their track box."""
+    tracker = Tracker(AIC14.sigmas_array)
+    tracker.update([_pose(100), _pose(125), _pose(400)], 0.0)  # 40 px wide, 15 px overlap
+    hints = tracker.hint_boxes(0.04, (360, 640))
+    assert len(hints) == 1 and abs((hints[0].x1 + hints[0].x2) / 2 - 400) < 1e-6
+    apart = Tracker(AIC14.sigmas_array, TrackerConfig(hint_max_overlap=1.0))
+    apart.update([_pose(100), _pose(125), _pose(400)], 0.0)
+    assert len(apart.hint_boxes(0.04, (360, 640))) == 3

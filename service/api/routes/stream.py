@@ -121,7 +121,8 @@ async def _answer(websocket: WebSocket, slot: _Slot, answerer: FrameAnswerer,
         except ImageError as exc:
             return BAD_DATA, f"frame {index}: {exc}"
         try:
-            line = await answerer.answer(await answerer.submit(image), index, arrival, image)
+            line = await answerer.answer(await answerer.submit(image, arrival), index, arrival,
+                                         image)  # fmt: skip
         except (Overloaded, BatchFailed) as exc:
             return TRY_LATER, str(exc)
         line["dropped"] = dropped

@@ -119,7 +119,7 @@ async def _lines(video: Video, answerer: FrameAnswerer, fps: float | None,
                 break
             if len(pending) >= answerer.max_queued:
                 yield await _line(answerer, *pending.popleft())
-            pending.append((frame, await answerer.submit(frame.image)))
+            pending.append((frame, await answerer.submit(frame.image, frame.time_s)))
         while pending:
             yield await _line(answerer, *pending.popleft())
         if error is not None:
