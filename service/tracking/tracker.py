@@ -119,17 +119,18 @@ class Tracker:
         last frame should be at `time_s` (`_Track.hint`): a bottom-up model parses these people
         in them first, so a frame whose maps are weak keeps them whole (the track's box
         propagated, as top-down trackers propagate their crops). People whose boxes overlap
-        another tracked person's (`hint_max_overlap`; seen lately or not) get none."""
+        another's (`hint_max_overlap`) get none."""
         height, width = size
-        if not any(t.missed == 0 for t in self._tracks):
+        seen = [t for t in self._tracks if not t.missed]
+        if not seen:
             return []
-        hints = np.stack([t.hint(time_s) for t in self._tracks])  # every live track's
+        hints = np.stack([t.hint(time_s) for t in seen])
         overlap = iou_matrix(hints, hints)
         np.fill_diagonal(overlap, 0.0)
-        crossing = overlap.max(1) > self.config.hint_max_overlap
         out = []
-        for track, hint, crossed in zip(self._tracks, hints, crossing, strict=True):
-            if track.missed or crossed:
+        for hint, crossing in zip(hints, overlap.max(1) > self.config.hint_max_overlap,
+                                  strict=True):  # fmt: skip
+            if crossing:
                 continue
             x1, y1, x2, y2 = np.clip(hint, 0, [width, height, width, height])
             if x2 - x1 >= 1 and y2 - y1 >= 1:
