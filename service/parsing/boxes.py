@@ -48,7 +48,7 @@ def parse_in_boxes(
     )
     active = cands.score >= config.peak_threshold
     inside = np.stack(
-        [box.extended(config.search_extension).contains(cands.xy) & active for box in boxes]
+        [box.extended(config.search_region).contains(cands.xy) & active for box in boxes]
     )  # (B, N)
     conns = score_connections(cands, active, fields, skeleton, stride, config, inside)
     conns = conns.select(conns.score > config.limb_threshold)

@@ -26,6 +26,8 @@ class ParserConfig:
         paper's 0.1, 0.419 / 0.408 / 0.400 / 0.318 at 0.6, 0.423 / 0.412 / 0.405 / 0.367 at
         1.0; served (greedy boxes) 0.344 at 0.1, 0.340 at 1.0 (docs/box-jitter.md). Letting a
         person start only at a joint inside the box (then follow limbs out) kept 0.369 at 0.3.
+        None (the default): the pose model's own (its manifest's `parser.search_extension`,
+        set by the bottom-up pipeline), else 1.0 (`search_region`).
     joint_ownership: every candidate joint is owned by one box's pose at most: boxes choose
         in turn, the most confident (box, piece) pair by Eq. 9 first, and a piece holding an
         owned joint is no option for the boxes after (`boxes.owned_poses`). With the grown
@@ -93,7 +95,7 @@ class ParserConfig:
     max_peaks_per_joint: int = 64
     limb_threshold: float = 0.2
     box_extension: float = 0.1
-    search_extension: float = 1.0
+    search_extension: float | None = None  # None: the model's (manifest), else 1.0
     joint_ownership: bool = True
     nms_eta: float = 0.5
     area_term: str = "iou"
@@ -121,5 +123,11 @@ class ParserConfig:
     greedy_sample_fraction: float = 0.8
     greedy_sample_threshold: float = 0.05
 
+    @property
+    def search_region(self) -> float:
+        """`search_extension`, 1.0 when unset."""
+        return DEFAULT_SEARCH_EXTENSION if self.search_extension is None else self.search_extension
 
+
+DEFAULT_SEARCH_EXTENSION = 1.0
 DEFAULT_CONFIG = ParserConfig()

@@ -65,7 +65,7 @@ class BottomupPipeline:
 
     def __init__(self, pose: LoadedModel, detector: LoadedModel | None,
                  config: PipelineConfig) -> None:  # fmt: skip
-        self.config = config
+        self.config = config = with_model_parser(config, pose)
         self.parts = Models.of(pose, detector, config, "pose")
         self.pose, self.detector, self.skeleton = pose, detector, self.parts.skeleton
         self.stride = pose.stride
@@ -226,6 +226,15 @@ class BottomupPipeline:
         others = tuple(ScaleGroup(m, f, list(group or []))
                        for (m, f), group in zip(fused[1:], parsed_in[1:], strict=True))
         return ImageMaps(*fused[0], boxes, work.frame, client, others)
+
+
+def with_model_parser(config: PipelineConfig, pose: LoadedModel) -> PipelineConfig:
+    """The parser settings the configuration leaves unset (None) taken from the pose model's
+    manifest (`parser`)."""
+    search = pose.manifest.parser.search_extension
+    if config.parser.search_extension is not None or search is None:
+        return config
+    return replace(config, parser=replace(config.parser, search_extension=search))
 
 
 def _with_hints(boxes: list[Box] | None, work: WorkingInput, inp: ImageInput,

@@ -63,6 +63,13 @@ class EnginesSpec(_Block):
     cpu_faster: Literal["torchscript", "onnxruntime"] | None = None
 
 
+class ParserSpec(_Block):
+    """Parser settings the model serves best with (ParserConfig's; a setting left None in the
+    pipeline's configuration takes the model's)."""
+
+    search_extension: float | None = Field(default=None, ge=0.0)
+
+
 class InternalSpec(_Block):
     score_threshold: float | None = None  # the module's own floor
 
@@ -83,6 +90,7 @@ class Manifest(_Block):
     recommended_score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     box_head: BoxHeadSpec | None = None
     person_scale: PersonScaleSpec | None = None
+    parser: ParserSpec = ParserSpec()
     crop: CropSpec = CropSpec()
     output: DetectorOutputSpec = DetectorOutputSpec()
     internal: InternalSpec = InternalSpec()

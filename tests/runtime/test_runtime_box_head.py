@@ -14,8 +14,10 @@ import torch
 from runtime_fakes import STRIDE, FixedMaps, SceneData, box, encode_targets, make_scene, write_model
 
 from service.config import Settings
+from service.parsing import ParserConfig
 from service.runtime.factory import detector_for, load_pipeline
 from service.runtime.protocol import PipelineConfig
+from service.types import Box
 
 
 class FixedMapsAndBoxes(torch.nn.Module):
@@ -108,3 +110,22 @@ def test_detect_missing_gives_the_heads_boxes_in_original_pixels(store: Path, sc
     coords = sorted([b.x1, b.y1, b.x2, b.y2] for b in found)
     assert np.allclose(coords, 2 * np.array(sorted(scene.boxes)), atol=0.1)  # 0.0 row dropped
     assert given is not None and [b.source for b in given] == ["client"]
+
+
+def test_the_manifests_parser_settings_serve_unless_the_configuration_sets_them(
+        tmp_path: Path, scene: SceneData) -> None:  # fmt: skip
+    """A model whose manifest says `parser.search_extension` 0.1 is parsed in its boxes grown
+    10%: a client box shifted right by half its width loses the joints left of it; the
+    configuration's own value (here 1.0) wins over the manifest's and keeps them."""
+    write_box_head_model(tmp_path, scene, "tight", {"parser": {"search_extension": 0.1}})
+    x1, y1, x2, y2 = scene.boxes[0]
+    shifted = Box(x1 + 0.5 * (x2 - x1), y1, x2 + 0.5 * (x2 - x1), y2, 1.0, "client")
+    found = {}
+    for search in (None, 1.0):
+        config = PipelineConfig(parser=ParserConfig(search_extension=search))
+        pipeline = load_pipeline("tight", None, "cpu", tmp_path, config)
+        assert pipeline.config.parser.search_extension == (0.1 if search is None else 1.0)
+        (pose,) = pipeline.predict(scene.image, [shifted]).poses
+        found[search] = int((pose.keypoints[:, 2] > 0).sum())
+    assert found[1.0] == len(scene.keypoints[0])
+    assert found[None] < found[1.0] - 2, found
