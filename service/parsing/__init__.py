@@ -43,18 +43,25 @@ def parse(
     """
     if name not in PARSERS:
         raise ValueError(f"unknown parser {name!r}; choose from {sorted(PARSERS)}")
-    tracked = name == "boxes" and any(b.source is BoxSource.TRACK for b in boxes or [])
-    if name == "boxes" and boxes is None:
-        boxes = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
-    elif tracked and not any(box.source.from_a_model for box in boxes or []):
+    if name != "boxes":
+        return PARSERS[name](maps, fields, skeleton, stride, boxes, config)
+    tracked = any(b.source is BoxSource.TRACK for b in boxes or [])
+    joining = None if boxes is None else _greedy_join(boxes, config)
+    if boxes is None or joining is not None:
         greedy = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
-        boxes = supplement(boxes or [], greedy, config.track_max_iou)
-    elif (name == "boxes" and config.supplement_detector_boxes and boxes
-          and any(box.source.from_a_model for box in boxes)):  # fmt: skip
-        greedy = boxes_from_poses(parse_greedy(maps, fields, skeleton, stride, None, config))
-        boxes = supplement(boxes, greedy, config.supplement_max_iou)
+        boxes = greedy if boxes is None or joining is None else supplement(boxes, greedy, joining)
     poses = PARSERS[name](maps, fields, skeleton, stride, boxes, config)
     return [reboxed(p) for p in poses] if tracked else poses
+
+
+def _greedy_join(boxes: list[Box], config: ParserConfig) -> float | None:
+    """The IoU under which a greedy box joins the given boxes: a model's (when
+    `supplement_detector_boxes`) or track boxes; None: no greedy boxes are made."""
+    if any(box.source.from_a_model for box in boxes):
+        return config.supplement_max_iou if config.supplement_detector_boxes else None
+    if any(box.source is BoxSource.TRACK for box in boxes):
+        return config.track_max_iou
+    return None
 
 
 def reboxed(pose: Pose) -> Pose:

@@ -69,6 +69,9 @@ class _Track:
     looks: list[Look] = field(default_factory=list)  # the last clear, confident views
     sizes: list[np.ndarray] = field(default_factory=list)  # (2,) width, height of its last boxes
 
+    def __post_init__(self) -> None:
+        self.remember_size()
+
     def predicted(self, time_s: float) -> tuple[np.ndarray, np.ndarray]:
         """(J, 3) keypoints and (4,) box moved to `time_s` at the track's velocity."""
         shift = self.velocity * (time_s - self.time_s)
@@ -151,7 +154,6 @@ class Tracker:
             if track is None:
                 track = _Track(self._next_id, pose.keypoints.copy(), boxes[i], time_s,
                                smoother=self._smoother())  # fmt: skip
-                track.remember_size()
                 self._next_id += 1
                 self._tracks.append(track)
             else:
