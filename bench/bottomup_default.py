@@ -25,7 +25,7 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,13 @@ def config_of(options: str) -> PipelineConfig:
             cfg = replace(cfg, parser=replace(parser, area_term=value))
         elif key == "search":
             cfg = replace(cfg, parser=replace(parser, search_extension=float(value)))
+        elif key.startswith("parser."):  # any ParserConfig field, e.g. parser.peak_threshold=0.2
+            name = key.removeprefix("parser.")
+            kind = type(getattr(parser, name, None))
+            if name not in {f.name for f in fields(parser)} or kind not in (int, float, bool, str):
+                raise BoxposeError(f"unknown parser setting {name!r}")
+            typed = value.lower() in ("1", "true") if kind is bool else kind(value)
+            cfg = replace(cfg, parser=replace(parser, **{name: typed}))
         elif key == "nonms":
             cfg = replace(cfg, parser=replace(parser, use_nms=False))
         elif key == "noownership":

@@ -61,7 +61,8 @@ def score_connections(
 
     fields: (2C, h, w). groups: optional (B, N) bool, candidates inside each box; then only pairs
     that some box holds entirely are scored (the others can never be connected).
-    Returned grouped by limb, each group by decreasing score.
+    Returned grouped by limb, each group by decreasing rank: the Eq. 5 score plus
+    `config.connection_peak_weight` times the mean of its two joints' peak values.
     """
     limb, start, end = all_pairs(cands, active, skeleton)
     if groups is not None:
@@ -70,7 +71,8 @@ def score_connections(
     pa, pb = cands.xy[start], cands.xy[end]  # (P, 2) image pixels
     score, agreement = segment_scores(fields, limb, pa, pb, stride, config)
     length = np.linalg.norm(pb - pa, axis=1)
-    order = np.lexsort((-score, limb))
+    rank = score + config.peak_weight * 0.5 * (cands.score[start] + cands.score[end])
+    order = np.lexsort((-rank, limb))
     return Connections(
         limb[order], start[order], end[order], score[order], agreement[order], length[order]
     )

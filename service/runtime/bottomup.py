@@ -231,10 +231,10 @@ class BottomupPipeline:
 def with_model_parser(config: PipelineConfig, pose: LoadedModel) -> PipelineConfig:
     """The parser settings the configuration leaves unset (None) taken from the pose model's
     manifest (`parser`)."""
-    search = pose.manifest.parser.search_extension
-    if config.parser.search_extension is not None or search is None:
-        return config
-    return replace(config, parser=replace(config.parser, search_extension=search))
+    spec = pose.manifest.parser
+    unset = {name: getattr(spec, name) for name in type(spec).model_fields
+             if getattr(spec, name) is not None and getattr(config.parser, name) is None}
+    return replace(config, parser=replace(config.parser, **unset)) if unset else config
 
 
 def _with_hints(boxes: list[Box] | None, work: WorkingInput, inp: ImageInput,

@@ -68,6 +68,7 @@ class ParserSpec(_Block):
     pipeline's configuration takes the model's)."""
 
     search_extension: float | None = Field(default=None, ge=0.0)
+    connection_peak_weight: float | None = Field(default=None, ge=0.0)
 
 
 class InternalSpec(_Block):

@@ -8,7 +8,8 @@ from parsing_helpers import STRIDE, W, match_errors, person, scene
 
 from service.evaluation.synthetic import box_of
 from service.parsing import PARSERS, ParserConfig, boxes_from_poses, fuse_scales, parse
-from service.parsing.limbs import segment_scores
+from service.parsing.boxes import parse_in_boxes
+from service.parsing.limbs import score_connections, segment_scores
 from service.parsing.nms import pose_distances
 from service.parsing.peaks import find_peaks
 from service.skeleton import AIC14
@@ -135,3 +136,35 @@ def test_greedy_boxes_supplement_detector_boxes_only() -> None:
     necks = sorted(float(p.keypoints[AIC14.joints.index("neck"), 0]) for p in poses)
     assert np.allclose(necks, [120, 360], atol=1.0)
     assert len(parse("boxes", maps, fields, AIC14, STRIDE, client, on)) == 1  # the client's say
+
+
+def test_a_strong_peak_beats_a_weak_one_the_field_prefers_with_the_peak_weight() -> None:
+    """The right elbow's map peak stands 5 px off the arm's field (Eq. 5 score about 0.74), a
+    faint second peak (0.11) lies on the field's axis (about 0.92): Algorithm 1 by Eq. 5 alone
+    takes the faint one; with `connection_peak_weight` 1.25 each connection ranks by
+    score + 1.25 x the mean of its two peaks, and the strong peak wins."""
+    kp = person(240, 80)[None]
+    shoulder, elbow = kp[0, 0, :2], kp[0, 1, :2]  # AIC-14: limb 2 is right shoulder -> elbow
+    fields = encode(kp, AIC14, 320, 480).fields
+    axis = (elbow - shoulder) / np.linalg.norm(elbow - shoulder)
+    moved = kp.copy()
+    moved[0, 1, :2] = elbow + 5 * np.array([-axis[1], axis[0]])
+    maps = encode(moved, AIC14, 320, 480).maps.copy()
+    faint = shoulder + 0.45 * (elbow - shoulder)
+    gy, gx = np.mgrid[0:maps.shape[1], 0:maps.shape[2]]
+    cx, cy = (faint - STRIDE / 2 + 0.5) / STRIDE
+    maps[1] = np.maximum(maps[1], 0.13 * np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / 2))
+    cands = find_peaks(maps, STRIDE, 0.1)
+    assert len(cands.by_joint[1]) == 2
+    elbows = {}
+    for weight in (None, 1.25):
+        config = ParserConfig(connection_peak_weight=weight)
+        conns = score_connections(cands, cands.score >= 0.1, fields, AIC14, STRIDE, config)
+        peaks = (cands.score[conns.start] + cands.score[conns.end]) / 2
+        rank = conns.score + (weight or 0.0) * peaks
+        for limb in np.unique(conns.limb):  # each limb's group by decreasing rank (the equation)
+            assert np.all(np.diff(rank[conns.limb == limb]) <= 1e-12)
+        (pose,) = parse_in_boxes(maps, fields, AIC14, STRIDE, [box_of(kp[0])], config)
+        elbows[weight] = pose.keypoints[1, :2]
+    assert np.linalg.norm(elbows[None] - faint) < 1.0
+    assert np.linalg.norm(elbows[1.25] - moved[0, 1, :2]) < 1.0

@@ -129,3 +129,15 @@ def test_the_manifests_parser_settings_serve_unless_the_configuration_sets_them(
         found[search] = int((pose.keypoints[:, 2] > 0).sum())
     assert found[1.0] == len(scene.keypoints[0])
     assert found[None] < found[1.0] - 2, found
+
+
+def test_every_parser_setting_of_the_manifest_is_taken_where_the_configuration_has_none(
+        tmp_path: Path, scene: SceneData) -> None:  # fmt: skip
+    write_box_head_model(tmp_path, scene, "ranked", {"parser": {"search_extension": 0.3,
+                                                               "connection_peak_weight": 1.25}})
+    for given, expected in ((ParserConfig(), (0.3, 1.25)),
+                            (ParserConfig(connection_peak_weight=0.0), (0.3, 0.0)),
+                            (ParserConfig(search_extension=1.0), (1.0, 1.25))):
+        pipeline = load_pipeline("ranked", None, "cpu", tmp_path, PipelineConfig(parser=given))
+        parser = pipeline.config.parser
+        assert (parser.search_region, parser.peak_weight) == expected
