@@ -64,12 +64,14 @@ class FrameAnswerer:
         """The frame's JSON line: its people with track ids (the tracker sees frames in order;
         given the frame's `image`, it also knows people by their look)."""
         result: JobResult = await job.future
-        kept = [p for p in result.poses if _kept(p, self.options.score_threshold)]
+        sure = [_kept(p, self.options.score_threshold) for p in result.poses]
+        kept = [p for p, ok in zip(result.poses, sure, strict=True) if ok]
+        weak = [p for p, ok in zip(result.poses, sure, strict=True) if not ok]
         if image is None:
-            tracked = self.tracker.update(kept, time_s)
+            tracked = self.tracker.update(kept, time_s, weak=weak)
         else:
             scale = (image.rgb.shape[1] / image.width, image.rgb.shape[0] / image.height)
-            tracked = self.tracker.update(kept, time_s, image.rgb, scale)
+            tracked = self.tracker.update(kept, time_s, image.rgb, scale, weak)
         self.answered += 1
         self.metrics.video_frames.labels(self.source).inc()
         self.metrics.persons.observe(len(tracked))

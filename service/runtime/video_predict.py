@@ -78,7 +78,8 @@ def _write(video: Video, pipeline: PoseModel[Any], tracker: Tracker, args: argpa
             hints = tracker.hint_boxes(frame.time_s, size) if track_hints else None
             result = pipeline.predict(frame.image.rgb, None, None, frame.image.size, hints)
             kept = [p for p in result.poses if p.score >= args.score_threshold]
-            tracked = tracker.update(kept, frame.time_s, frame.image.rgb, video.frame.scale)
+            weak = [p for p in result.poses if p.score < args.score_threshold]
+            tracked = tracker.update(kept, frame.time_s, frame.image.rgb, video.frame.scale, weak)
             if writer is not None:
                 writer.write(_drawn(frame.image.rgb, tracked, pipeline, video))
             t = result.timings

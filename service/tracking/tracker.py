@@ -48,6 +48,11 @@ class TrackerConfig:
     # No track box for a person whose box overlaps another tracked person's by more than this
     # IoU (people crossing: each is parsed as in an image, and known again by look and motion).
     hint_max_overlap: float = 0.1
+    # A pose scoring under the answer's threshold (`update`'s `weak`) is answered only as a
+    # track's person that no sure pose matched, and only if its box overlaps the track's predicted
+    # box by at least this IoU (ByteTrack's second association): a frame whose maps are weak
+    # keeps the person, while a fragment of them (a small box) or a stray never opens a track.
+    weak_min_iou: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -141,12 +146,20 @@ class Tracker:
         return out
 
     def update(self, poses: list[Pose], time_s: float, image: np.ndarray | None = None,
-               scale: tuple[float, float] = (1.0, 1.0)) -> list[TrackedPose]:  # fmt: skip
-        """This frame's poses -> the same poses, in order, each with its track id. `image`:
-        the (h, w, 3) uint8 RGB frame, `scale` times the poses' pixels (for looks)."""
+               scale: tuple[float, float] = (1.0, 1.0), weak: list[Pose] | None = None
+               ) -> list[TrackedPose]:  # fmt: skip
+        """This frame's poses -> the same poses, in order, each with its track id, then those
+        of `weak` (poses under the answer's score threshold) that continue a track no pose of
+        `poses` matched (`weak_min_iou`). `image`: the (h, w, 3) uint8 RGB frame, `scale` times
+        the poses' pixels (for looks)."""
         boxes = [box_of(p) for p in poses]
         looks = self._looks(poses, boxes, image, scale)
         pairs, scores = self._assign(poses, boxes, time_s, looks)
+        rescued = self._rescue(weak or [], {id(t) for t in pairs.values()}, time_s)
+        pairs.update({len(poses) + k: track for k, (_, track) in enumerate(rescued)})
+        poses = [*poses, *(pose for pose, _ in rescued)]
+        boxes += [box_of(pose) for pose, _ in rescued]
+        looks += [None] * len(rescued)
         clear = clear_views(boxes)
         out: list[TrackedPose] = []
         for i, pose in enumerate(poses):
@@ -168,6 +181,20 @@ class Tracker:
                 track.missed += 1
         self._tracks = [t for t in self._tracks if t.missed <= self.config.max_missed]
         return out
+
+    def _rescue(self, weak: list[Pose], matched: set[int], time_s: float
+                ) -> list[tuple[Pose, _Track]]:  # fmt: skip
+        """Weak poses -> (pose, the unmatched track it continues), in the poses' order: the
+        optimal assignment over box IoU with the tracks' predicted boxes, pairs under
+        `weak_min_iou` dropped."""
+        lost = [t for t in self._tracks if id(t) not in matched]
+        if not weak or not lost:
+            return []
+        predicted = np.stack([t.predicted(time_s)[1] for t in lost])  # (T, 4)
+        iou = iou_matrix(predicted, np.stack([box_of(p) for p in weak]))  # (T, W)
+        rows, cols = linear_sum_assignment(iou, maximize=True)
+        return [(weak[c], lost[r]) for c, r in sorted(zip(cols, rows, strict=True))
+                if iou[r, c] >= self.config.weak_min_iou]  # fmt: skip
 
     def _looks(self, poses: list[Pose], boxes: list[np.ndarray], image: np.ndarray | None,
                scale: tuple[float, float]) -> list[Look | None]:  # fmt: skip

@@ -129,3 +129,29 @@ def test_people_crossing_get_no_track_boxes() -> None:
     apart = Tracker(AIC14.sigmas_array, TrackerConfig(hint_max_overlap=1.0))
     apart.update([_pose(100), _pose(125), _pose(400)], 0.0)
     assert len(apart.hint_boxes(0.04, (360, 640))) == 3
+
+
+def _weak(pose: Pose, score: float = 0.02) -> Pose:
+    return Pose(pose.keypoints.copy(), score)
+
+
+def test_weak_poses_only_continue_tracks_that_no_sure_pose_matched() -> None:
+    """ByteTrack's second association: a pose under the answer's threshold is answered only as
+    a tracked person whom no sure pose matched, with a box overlapping the track's predicted box
+    by IoU >= weak_min_iou; a weak stray opens no track, a weak fragment of a person (their
+    upper joints, a box under IoU 0.5 with theirs) continues none, and a weak duplicate of a
+    matched person is dropped."""
+    tracker = Tracker(AIC14.sigmas_array)
+    assert [t.track_id for t in tracker.update([_pose(100), _pose(400)], 0.0)] == [1, 2]
+    half = _pose(400)
+    half.keypoints[7:, 2] = 0  # the first 7 joints: box IoU about 0.2 with the whole
+    stray, duplicate = _weak(_pose(700)), _weak(_pose(102))
+    out = tracker.update([_pose(102)], 0.04, weak=[stray, _weak(half), duplicate])
+    assert [t.track_id for t in out] == [1]
+    assert tracker.ids_issued == 2
+    rescued = _weak(_pose(404))
+    out = tracker.update([_pose(104)], 0.08, weak=[stray, rescued, duplicate])
+    assert [(t.track_id, t.pose.score) for t in out] == [(1, 1.0), (2, 0.02)]
+    assert tracker.ids_issued == 2
+    # without `weak` the person is unseen that frame; the next sure pose still has their id
+    assert [t.track_id for t in tracker.update([_pose(106), _pose(408)], 0.12)] == [1, 2]
