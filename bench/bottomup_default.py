@@ -87,7 +87,8 @@ def config_of(options: str) -> PipelineConfig:
             cfg = replace(cfg, parser=replace(parser, search_extension=float(value)))
         elif key.startswith("parser."):  # any ParserConfig field, e.g. parser.peak_threshold=0.2
             name = key.removeprefix("parser.")
-            kind = type(getattr(parser, name, None))
+            current = getattr(parser, name, None)
+            kind = float if current is None else type(current)  # the optional ones are floats
             if name not in {f.name for f in fields(parser)} or kind not in (int, float, bool, str):
                 raise BoxposeError(f"unknown parser setting {name!r}")
             typed = value.lower() in ("1", "true") if kind is bool else kind(value)

@@ -10,6 +10,8 @@ limb joints, COCO sigmas, served and with the true boxes, per subset. Optional r
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import tempfile
 import time
@@ -17,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bottomup_default import config_of, measure  # noqa: E402
 from service.data.real_split import DEFAULT_DATA_ROOT, DEV_SUBSETS, load_dataset  # noqa: E402
+from service.evaluation.real_eval import predict_records  # noqa: E402
+from service.evaluation.real_metrics import SIGMAS, keypoint_ap  # noqa: E402
 from service.runtime.factory import load_pipeline  # noqa: E402
 from service.runtime.protocol import PipelineConfig  # noqa: E402
 
@@ -52,14 +57,42 @@ def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+SERVED: dict[str, list[Any]] = {}  # row label -> its served predictions (for --bootstrap)
+
+
 def score_row(label: str, pipeline, multi) -> str:  # type: ignore[no-untyped-def]
     true, _ = measure(pipeline, multi, "true")
     served, cpu_s = measure(pipeline, multi, "served")
+    SERVED[label] = predict_records(pipeline, multi, "served", SIGMAS["coco"])
     cells = [label, _f(true.ap["AP"]), _f(served.ap["AP"]), _f(served.ap["AP50"]),
              _f(served.ap["AP75"]),
              *(_f(served.ap_by_subset.get(s, {}).get("AP")) for s in DEV_SUBSETS),
              f"{cpu_s:.2f}"]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
+
+
+def bootstrap_lines(multi: list[Any], rounds: int, seed: int = 0) -> list[str]:
+    """Each row's served AP minus the first row's, over `rounds` resamples of the photos (with
+    replacement, the same resamples for every row): mean, 95% interval, share of resamples
+    where the row is not ahead."""
+    labels = list(SERVED)
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(multi), len(multi)) for _ in range(rounds)]
+
+    def ap(label: str, idx: np.ndarray) -> float:
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints
+            return float(keypoint_ap([multi[i] for i in idx],
+                                     [SERVED[label][i] for i in idx])["AP"])  # fmt: skip
+
+    base = [ap(labels[0], idx) for idx in draws]
+    lines = []
+    for label in labels[1:]:
+        diff = np.array([ap(label, idx) for idx in draws]) - base
+        low, high = np.percentile(diff, [2.5, 97.5])
+        lines.append(f"- {label} minus {labels[0]}, served AP over {rounds} resamples of the "
+                     f"{len(multi)} photos: {diff.mean():+.3f} (95% interval {low:+.3f} to "
+                     f"{high:+.3f}; not ahead in {(diff <= 0).mean():.1%})")  # fmt: skip
+    return lines
 
 
 def main() -> int:
@@ -73,6 +106,8 @@ def main() -> int:
                         help="box-head score cuts to serve at (default: the manifest's)")
     parser.add_argument("--options", nargs="*", default=[""],
                         help="pipeline options per row (as bottomup_default.py), e.g. nonms")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="each row's served AP against the first row's over N resamples")
     parser.add_argument("--box-rank", action="store_true",
                         help="also score with poses ranked by pose score x box score")
     args = parser.parse_args()
@@ -103,6 +138,8 @@ def main() -> int:
                   + f" <!-- {time.perf_counter() - start:.0f} s -->", flush=True)
             if args.box_rank:
                 print(score_row(label + " x box score", BoxRanked(pipeline), multi), flush=True)
+    if args.bootstrap:
+        print("\n".join(bootstrap_lines(multi, args.bootstrap)))
     return 0
 
 
