@@ -257,7 +257,9 @@ at IoU >= 0.5 against each pasted person's box; a person with under half their j
 "don't care" in that frame. Served: as `boxpose predict` serves a video (each frame parsed in
 the tracked people's boxes first, `track_hints`; tracked by motion and looks); frames alone:
 every frame answered as an image, tracked the same way; motion: those answers tracked without
-looks. IDF1 cannot exceed the detection F1 (recall and precision of the boxes).
+looks. In all three, poses under the score threshold continue the tracks no sure pose matched,
+at box IoU >= 0.5 with the predicted box (`TrackerConfig.weak_min_iou`), as served. IDF1 cannot
+exceed the detection F1 (recall and precision of the boxes).
 
 {HEADER}
 {lines}
