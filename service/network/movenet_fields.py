@@ -66,8 +66,9 @@ class RegressionFields(nn.Module):
         ry, rx = regress[:, 0::2], regress[:, 1::2]  # (B, 17, h, w) each
         ry = torch.cat([ry, ry[:, 5:7].mean(1, keepdim=True)], 1)  # (B, 18, h, w), neck last
         rx = torch.cat([rx, rx[:, 5:7].mean(1, keepdim=True)], 1)
-        ax, ay = rx[:, self.start], ry[:, self.start]  # (B, C, h, w)
-        vx, vy = rx[:, self.end] - ax, ry[:, self.end] - ay
+        # index_select, not rx[:, self.start]: torch.onnx types the scripted gather only so
+        ax, ay = rx.index_select(1, self.start), ry.index_select(1, self.start)  # (B, C, h, w)
+        vx, vy = rx.index_select(1, self.end) - ax, ry.index_select(1, self.end) - ay
         length2 = (vx * vx + vy * vy).clamp(min=1e-6)
         t = (-(ax * vx + ay * vy) / length2).clamp(0.0, 1.0)  # the cell's nearest point
         d2 = (ax + t * vx) ** 2 + (ay + t * vy) ** 2

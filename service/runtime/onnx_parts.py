@@ -149,9 +149,30 @@ def exportable(model: LoadedModel) -> nn.Module:
 
 
 def pose_recipe(model: LoadedModel) -> Recipe:
-    """A bottom-up pose net, whole: (B, 3, H, W) 0..255 -> maps, fields."""
+    """A bottom-up pose net, whole: (B, 3, H, W) 0..255 -> maps, fields; one with its own box
+    head (`_box_head_pose`): its trunk."""
+    if getattr(model.module, "original_name", None) == "MoveNetFields":
+        return _box_head_pose(model.module)
     part = Part("net", exportable(model), ("maps", "fields"), (101, 131), dynamic=True)
     return Recipe([part], lambda nets: nets["net"])
+
+
+def _box_head_pose(scripted: Any) -> Recipe:
+    """movenet-fields (service/network/movenet_fields.py): MoveNet's trunk (its six heads and
+    the FPN, imported as one straight-line graph) in ONNX; the padding to a multiple of 32, the
+    small field head (scripted) and the box decoding (top-K) around it in PyTorch, by the
+    module's own class."""
+    from service.network.movenet import HEAD_NODES
+    from service.network.movenet_fields import MoveNetFields
+
+    multiple = int(scripted.pad_multiple)
+    part = Part("trunk", scripted.trunk, (*HEAD_NODES, "fpn"), (3 * multiple, 4 * multiple),
+                dynamic=True)  # fmt: skip
+
+    def runner(nets: dict[str, OnnxNet]) -> nn.Module:
+        return MoveNetFields(nets["trunk"], scripted.head, int(scripted.max_boxes)).eval()
+
+    return Recipe([part], runner)
 
 
 def _detector(scripted: Any, model: LoadedModel) -> Recipe:

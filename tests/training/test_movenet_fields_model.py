@@ -88,3 +88,23 @@ def test_served_it_takes_its_own_box_head_and_loads_no_detector(tmp_path: Path) 
     assert found is not None and [b.source for b in found] == ["box_head"]
     assert np.allclose([found[0].x1, found[0].y1, found[0].x2, found[0].y2],
                        [68.0, 28.0, 92.0, 68.0], atol=0.5)  # fmt: skip
+
+
+def test_onnx_runtime_runs_its_trunk_and_answers_as_the_torchscript_file(tmp_path: Path) -> None:
+    """The ONNX engine (issue 26: every bundled model has one): the trunk in ONNX, the padding,
+    the field head and the box decoding around it in PyTorch, by the module's own class;
+    checked at derivation, and equal here on an image of another size and batch."""
+    from service.runtime import engines
+    from service.runtime.model_store import load_model
+
+    script = torch.jit.script(composed())
+    save_model(script, tmp_path / "store" / "movenet-fields",
+               manifest("movenet-fields", "t.tgz", "0" * 64, 1, {}))  # fmt: skip
+    model = load_model("movenet-fields", tmp_path / "store")
+    onnx = engines.onnx_for(model, tmp_path / "cache")
+    assert set(onnx.record.parts) == {"trunk"}
+    assert max(onnx.record.max_deviation.values()) <= engines.TOLERANCE
+    image = engines.sample_image((2, 3, 77, 203))
+    got, expected = engines.outputs_of(onnx.module, image), engines.outputs_of(model.module, image)
+    assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected]
+    assert engines.deviation(got, expected) <= engines.TOLERANCE
