@@ -50,18 +50,53 @@ def register_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default=str(BEST))
     parser.add_argument("--store", default="model_store")
     parser.add_argument("--name", default="movenet-fields")
+    parser.add_argument("--dev-split", default=None, metavar="DATA_ROOT",
+                        help="score the export on the real dev split under DATA_ROOT (e.g. "
+                             "../shared/data) and write the scores into its manifest")
     return parser
 
 
 def run_export(args: argparse.Namespace) -> int:
+    import json
+
     from service.importers.movenet_fields_export import export, movenet_graph
 
     graph, tarball = movenet_graph()
     head, extra = load_head(Path(args.checkpoint))
     path = export(graph, head, Path(args.store), args.name,
                   (tarball.path.name, tarball.sha256), extra)  # fmt: skip
+    if args.dev_split:
+        manifest_path = path / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        manifest["dev_split"] = dev_split_scores(Path(args.store), args.name, Path(args.dev_split))
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+        print(json.dumps(manifest["dev_split"]))
     print(f"{args.name}: {path}")
     return 0
+
+
+def dev_split_scores(store: Path, name: str, data_root: Path) -> dict[str, Any]:
+    """The exported model served on the real dev split (service/data/real_split.py): keypoint
+    AP on the 12 limb joints, COCO sigmas, served (its own boxes) and in the true boxes, and
+    served per subset."""
+    from service.data.real_split import load_dataset
+    from service.evaluation.real_eval import predict_records
+    from service.evaluation.real_metrics import SIGMAS
+    from service.evaluation.real_report import score
+    from service.runtime.factory import load_pipeline
+    from service.runtime.protocol import PipelineConfig
+
+    pipeline = load_pipeline(name, None, "cpu", store, PipelineConfig())
+    records = load_dataset("mmpose", data_root)
+    reports = {mode: score(records, predict_records(pipeline, records, mode, SIGMAS["coco"]),
+                           mode, "box") for mode in ("served", "true")}  # fmt: skip
+    served = reports["served"]
+    return {"data": "mmpose dev split (service/data/real_split.py)", "photos": len(records),
+            "people": served.people, "metric": "keypoint AP, 12 limb joints, COCO sigmas",
+            "ap_served": round(served.ap["AP"], 4), "ap_true_boxes":
+            round(reports["true"].ap["AP"], 4),
+            "ap_served_by_subset": {k: round(v["AP"], 4)
+                                    for k, v in served.ap_by_subset.items()}}  # fmt: skip
 
 
 def load_head(checkpoint: Path) -> tuple[Any, dict[str, Any]]:
