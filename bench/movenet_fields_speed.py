@@ -8,8 +8,8 @@ The photo: a dev-split photo with several people, resized to 848x480 and JPEG-en
 count: generated 848x480 photos with 1 and 20 people (bench/people_cost.py's generator), with the
 true boxes given and with the model's own boxes. Systems and photos interleaved in every round;
 p50 of wall ms (the target's figure) and of process CPU ms (which other jobs inflate less).
-movenet-fields is exported from a head checkpoint into a scratch store (the cost does not depend
-on the head's weights).
+movenet-fields is the bundled model (on the engine its manifest records), or, with --checkpoint,
+exported from a head checkpoint into a scratch store (TorchScript).
 
     .venv/bin/python bench/movenet_fields_speed.py [--checkpoint PATH] [--repeats 15]
 """
@@ -41,7 +41,6 @@ from service.runtime.protocol import PoseModel  # noqa: E402
 from service.types import Box  # noqa: E402
 
 FIELDS = "movenet-fields"
-CHECKPOINT = ROOT / "checkpoints" / "movenet-fields-gates-truth-best.pt"
 TARGET_MS, TARGET_RATIO = 150.0, 1.1
 
 
@@ -84,15 +83,16 @@ def export_fields(checkpoint: Path) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="a head checkpoint to export (default: the bundled model)")
     add_timing_arguments(ap, repeats=15)
     ap.set_defaults(threads=2)
     args = ap.parse_args()
     host = use_threads(args.threads)
-    store = export_fields(args.checkpoint)
+    store = export_fields(args.checkpoint) if args.checkpoint else None
     top_detector = default_detector("blazepose-topdown")
     systems = {FIELDS: load_pipeline(FIELDS, None, device="cpu", store=store),
-               "tf-pose (default)": load_pipeline("tf-pose", None, device="cpu"),
+               "tf-pose": load_pipeline("tf-pose", None, device="cpu"),
                f"blazepose-topdown + {top_detector}": load_pipeline(
                    "blazepose-topdown", top_detector or None, device="cpu")}  # fmt: skip
     data, photo = photo_jpeg()
@@ -124,10 +124,13 @@ def main() -> int:
 
 def report(p50: dict, photo: str, scenes: dict, args: argparse.Namespace, host: str,
            top_detector: str | None) -> str:  # fmt: skip
-    checkpoint = args.checkpoint.resolve()
-    shown = checkpoint.relative_to(ROOT) if checkpoint.is_relative_to(ROOT) else checkpoint
+    shown = ""
+    if args.checkpoint:
+        checkpoint = args.checkpoint.resolve()
+        relative = checkpoint.relative_to(ROOT) if checkpoint.is_relative_to(ROOT) else checkpoint
+        shown = f" --checkpoint {relative}"
     lines = ["## movenet-fields' speed (issue 27)", "",
-             f"Command: `.venv/bin/python bench/movenet_fields_speed.py --checkpoint {shown}"
+             f"Command: `.venv/bin/python bench/movenet_fields_speed.py{shown}"
              f" --repeats {args.repeats} --threads {args.threads}`", "",
              f"{host}. An 848x480 JPEG ({photo}, resized) end to end in-process: decode, boxes, "
              f"network, parse (`decode_image` + `Pipeline.predict`); p50 of {args.repeats} "
