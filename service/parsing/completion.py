@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 
 from service.parsing.config import ParserConfig
@@ -9,7 +11,7 @@ from service.parsing.limbs import segment_scores
 from service.parsing.peaks import Candidates
 from service.parsing.poses import tight_box
 from service.skeleton import Skeleton
-from service.types import Pose
+from service.types import Box, Pose
 
 
 def complete_poses(
@@ -31,8 +33,11 @@ def complete_poses(
         ids = pose.candidate_ids
         used[ids[ids >= 0]] = True
     strong = cands.score >= config.completion_threshold  # (N,)
-    for pose in sorted(poses, key=lambda p: -p.score):
-        box = pose.box if pose.box is not None else tight_box(pose.keypoints)
+    order = sorted(poses, key=lambda p: -p.score)
+    boxes = [pose.box if pose.box is not None else tight_box(pose.keypoints) for pose in order]
+    known = _pair_scores(order, boxes, used, strong, cands, fields, skeleton, stride, config) \
+        if fields is not None and skeleton is not None else {}  # fmt: skip
+    for pose, box in zip(order, boxes, strict=True):
         if box is None:
             continue
         free = box.extended(config.box_extension).contains(cands.xy) & strong & ~used
@@ -43,11 +48,41 @@ def complete_poses(
                 continue
             pick = int(options[0])
             if fields is not None and skeleton is not None and options.size > 1:
-                pick = _linked(pose, joint, options, cands, fields, skeleton, stride, config)
+                pick = _linked(pose, joint, options, cands, fields, skeleton, stride, config,
+                               known)  # fmt: skip
             used[pick], free[pick] = True, False
             pose.candidate_ids[joint] = pick
             pose.keypoints[joint] = (*cands.xy[pick], max(float(cands.score[pick]), 1e-6))
     return poses
+
+
+Pairs = dict[tuple[int, int, int], float]  # (limb, start candidate, end candidate) -> Eq. 5
+
+
+def _pair_scores(
+    poses: list[Pose], boxes: list[Box | None], used: np.ndarray, strong: np.ndarray,
+    cands: Candidates, fields: np.ndarray, skeleton: Skeleton, stride: int, config: ParserConfig,
+) -> Pairs:
+    """Eq. 5 of every segment completion may weigh, in one vectorised call: for each pose, each
+    limb touching a joint it lacks, every pair of its own candidates and the free peaks in its
+    box at the start (the peaks free later, and the joints it completes, are among them)."""
+    wanted: set[tuple[int, int, int]] = set()
+    for pose, box in zip(poses, boxes, strict=True):
+        missing = pose.candidate_ids < 0
+        if box is None or not missing.any():
+            continue
+        free = box.extended(config.box_extension).contains(cands.xy) & strong & ~used
+        near = np.union1d(np.flatnonzero(free), pose.candidate_ids[~missing])  # (S,)
+        by_joint = {j: near[cands.joint[near] == j].tolist() for j in range(missing.size)}
+        for c, (a, b) in enumerate(skeleton.limbs):
+            if missing[a] or missing[b]:
+                wanted.update(product((c,), by_joint[a], by_joint[b]))
+    if not wanted:
+        return {}
+    keys = list(wanted)
+    limb, start, end = np.array(keys, dtype=np.int64).T
+    scores, _ = segment_scores(fields, limb, cands.xy[start], cands.xy[end], stride, config)
+    return dict(zip(keys, scores.tolist(), strict=True))
 
 
 def _missing_in_dfs_order(pose: Pose, skeleton: Skeleton | None) -> list[int]:
@@ -62,10 +97,11 @@ def _missing_in_dfs_order(pose: Pose, skeleton: Skeleton | None) -> list[int]:
 
 def _linked(
     pose: Pose, joint: int, options: np.ndarray, cands: Candidates, fields: np.ndarray,
-    skeleton: Skeleton, stride: int, config: ParserConfig,
+    skeleton: Skeleton, stride: int, config: ParserConfig, known: Pairs | None = None,
 ) -> int:
     """options (K,) candidate ids of `joint` -> the one best joined by a limb field to a joint
-    the pose has (Eq. 5, limb direction kept), or the highest peak if none is joined."""
+    the pose has (Eq. 5, limb direction kept), or the highest peak if none is joined. `known`:
+    scores computed beforehand (`_pair_scores`), by (limb, start candidate, end candidate)."""
     best, best_score = int(options[0]), config.limb_threshold
     for c, (a, b) in enumerate(skeleton.limbs):
         if joint not in (a, b):
@@ -73,10 +109,15 @@ def _linked(
         other = b if joint == a else a
         if pose.candidate_ids[other] < 0:
             continue
-        anchor = np.repeat(pose.keypoints[other, None, :2], options.size, axis=0)  # (K, 2)
-        ends = cands.xy[options]
-        pa, pb = (ends, anchor) if joint == a else (anchor, ends)
-        scores, _ = segment_scores(fields, np.full(options.size, c), pa, pb, stride, config)
+        anchor_id = int(pose.candidate_ids[other])
+        pairs = [(c, int(k), anchor_id) if joint == a else (c, anchor_id, int(k)) for k in options]
+        if known and all(pair in known for pair in pairs):
+            scores = np.array([known[pair] for pair in pairs])
+        else:
+            anchor = np.repeat(pose.keypoints[other, None, :2], options.size, axis=0)  # (K, 2)
+            ends = cands.xy[options]
+            pa, pb = (ends, anchor) if joint == a else (anchor, ends)
+            scores, _ = segment_scores(fields, np.full(options.size, c), pa, pb, stride, config)
         k = int(np.argmax(scores))
         if scores[k] > best_score:
             best, best_score = int(options[k]), float(scores[k])

@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from parsing_helpers import STRIDE, match_errors, person, scene
 
 from service.evaluation.damage import add_noise, blur, erase_disc, erase_limb, jitter_box
-from service.parsing import ParserConfig, parse
+from service.parsing import ParserConfig, completion, parse
+from service.parsing.limbs import segment_scores
+from service.parsing.peaks import find_peaks
 from service.skeleton import AIC14
 from service.targets import encode
 from service.types import Box, Pose
@@ -137,3 +140,33 @@ def test_greedy_parser_on_clean_separate_people() -> None:
     kp, maps, fields, _ = scene(person(100, 60), person(230, 80, 150), person(380, 50))
     poses = parse("greedy", maps, fields, AIC14, STRIDE, None)
     assert len(poses) == 3 and match_errors(poses, kp).max() < 0.05
+
+
+def test_completion_scores_its_segments_in_one_call_as_eq5_one_by_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Pose completion weighs each free peak by the field joining it to the pose (Eq. 5); it
+    scores all such segments of all poses in one vectorised call (`_pair_scores`). Each of
+    those scores equals Eq. 5 computed alone, and three overlapping people whose limbs are faint
+    in the fields are completed the same with it as scoring each segment when needed."""
+    kp, maps, fields, boxes = scene(person(200, 60), person(235, 70, 180), person(270, 60))
+    for a, b in ((0, 1), (7, 8), (10, 11), (4, 5)):  # weaken arms and legs under the threshold
+        c = AIC14.limbs.index((a, b))
+        fields[2 * c:2 * c + 2] *= 0.15
+    tables: list[dict[tuple[int, int, int], float]] = []
+    scored = completion._pair_scores
+    monkeypatch.setattr(completion, "_pair_scores",
+                        lambda *args: tables.append(scored(*args)) or tables[-1])  # fmt: skip
+    batched = parse("boxes", maps, fields, AIC14, STRIDE, boxes)
+    (pairs,) = tables
+    assert len(batched) == 3 and len(pairs) > 20  # a joint has 2-3 free peaks in each box
+    assert len({round(v, 6) for v in pairs.values()}) > 15  # the scores differ
+    config = ParserConfig()
+    cands = find_peaks(maps, STRIDE, config.completion_threshold, config.max_peaks_per_joint)
+    for (limb, start, end), value in pairs.items():
+        alone, _ = segment_scores(fields, np.array([limb]), cands.xy[[start]], cands.xy[[end]],
+                                  STRIDE, config)  # fmt: skip
+        assert value == pytest.approx(float(alone[0]), abs=1e-12)
+    monkeypatch.setattr(completion, "_pair_scores", lambda *args: {})
+    one_by_one = parse("boxes", maps, fields, AIC14, STRIDE, boxes)
+    assert [p.candidate_ids.tolist() for p in batched] == \
+        [p.candidate_ids.tolist() for p in one_by_one]  # fmt: skip
