@@ -146,9 +146,16 @@ class CpuTimed:
 def measure(pipeline: PoseModel, multi: list[ImageRecord], mode: str
             ) -> tuple[ModeReport, float]:  # fmt: skip
     """(the report, mean CPU seconds per photo of `predict`)."""
+    report, cpu_s, _ = measure_predictions(pipeline, multi, mode)
+    return report, cpu_s
+
+
+def measure_predictions(pipeline: PoseModel, multi: list[ImageRecord], mode: str
+                        ) -> tuple[ModeReport, float, list[Any]]:  # fmt: skip
+    """`measure`, and the predictions it scored."""
     timed = CpuTimed(pipeline)
     preds = predict_records(timed, multi, mode, SIGMAS["coco"])  # type: ignore[arg-type]
-    return score(multi, preds, mode, "box"), timed.cpu_s / max(timed.calls, 1)
+    return score(multi, preds, mode, "box"), timed.cpu_s / max(timed.calls, 1), preds
 
 
 def _f(value: float | None) -> str:

@@ -25,10 +25,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bottomup_default import config_of, measure  # noqa: E402
+from bench.bottomup_default import config_of, measure, measure_predictions  # noqa: E402
 from service.data.real_split import DEFAULT_DATA_ROOT, DEV_SUBSETS, load_dataset  # noqa: E402
-from service.evaluation.real_eval import predict_records  # noqa: E402
-from service.evaluation.real_metrics import SIGMAS, keypoint_ap  # noqa: E402
+from service.evaluation.real_metrics import keypoint_ap  # noqa: E402
 from service.runtime.factory import load_pipeline  # noqa: E402
 from service.runtime.protocol import PipelineConfig  # noqa: E402
 
@@ -62,8 +61,7 @@ SERVED: dict[str, list[Any]] = {}  # row label -> its served predictions (for --
 
 def score_row(label: str, pipeline, multi) -> str:  # type: ignore[no-untyped-def]
     true, _ = measure(pipeline, multi, "true")
-    served, cpu_s = measure(pipeline, multi, "served")
-    SERVED[label] = predict_records(pipeline, multi, "served", SIGMAS["coco"])
+    served, cpu_s, SERVED[label] = measure_predictions(pipeline, multi, "served")
     cells = [label, _f(true.ap["AP"]), _f(served.ap["AP"]), _f(served.ap["AP50"]),
              _f(served.ap["AP75"]),
              *(_f(served.ap_by_subset.get(s, {}).get("AP")) for s in DEV_SUBSETS),

@@ -34,7 +34,6 @@ from service.tracking.similarity import box_of, iou_matrix  # noqa: E402
 
 SIZE = (360, 640)  # (H, W) of the clips
 SCORE_THRESHOLD = 0.05  # the default model's fragments of people score under it (docs)
-WEAK = True  # poses under it continue tracks, as served (TrackerConfig.weak_min_iou)
 HEAD_TOP, NECK, HIPS, ANKLES = 12, 13, (6, 9), (8, 11)  # AIC-14
 
 
@@ -161,7 +160,7 @@ def answer_clip(pipeline: Any, clip: WalkClip) -> dict[str, list[Boxes]]:
             for names, hinted in ((("served",), hints), (("alone", "motion"), None)):
                 result = pipeline.predict(rgb, None, None, frame.image.size, hinted)
                 kept = [p for p in result.poses if p.score >= SCORE_THRESHOLD]
-                weak = [p for p in result.poses if p.score < SCORE_THRESHOLD] if WEAK else None
+                weak = [p for p in result.poses if p.score < SCORE_THRESHOLD]  # as served
                 for name in names:
                     image = None if name == "motion" else rgb
                     tracked = trackers[name].update(kept, frame.time_s, image, video.frame.scale,

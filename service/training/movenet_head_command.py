@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,6 @@ def register_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    import json
-
     from service.importers.movenet_fields_export import export, movenet_graph
 
     graph, tarball = movenet_graph()
