@@ -92,34 +92,28 @@ def owned_poses(pieces: list[list[Piece]], cands: Candidates, boxes: list[Box],
     the box keeps the person it was drawn around; two boxes around one person: the one it fits
     best takes it, the other is left with what is free (often nothing).
     """
-    ids, limb_scores, conf = [], [], []
-    for box_pieces, box in zip(pieces, boxes, strict=True):
+    ids, limb_scores, conf, box_of = [], [], [], []
+    for k, (box_pieces, box) in enumerate(zip(pieces, boxes, strict=True)):
         usable = [p for p in box_pieces if p.joints >= config.min_joints]
-        if not usable:
-            ids.append(np.zeros((0, 0), dtype=np.int64))
-            limb_scores.append(np.zeros((0, 0)))
-            conf.append(np.zeros(0))
-            continue
-        ids.append(np.stack([p.ids for p in usable]))  # (P, J)
-        limb_scores.append(np.stack([p.limb_scores for p in usable]))  # (P, C)
-        conf.append(confidences(ids[-1], limb_scores[-1], cands, box, config))
-    owned = np.zeros(len(cands) + 1, dtype=bool)  # the last entry stands for "no joint" (-1)
+        if usable:
+            ids.append(np.stack([p.ids for p in usable]))  # (P, J)
+            limb_scores.append(np.stack([p.limb_scores for p in usable]))  # (P, C)
+            conf.append(confidences(ids[-1], limb_scores[-1], cands, box, config))
+            box_of.append(np.full(len(usable), k))
     poses: list[Pose | None] = [None] * len(boxes)
-    open_boxes = list(range(len(boxes)))
-    while open_boxes:
-        best: tuple[float, int, int] | None = None
-        for k in open_boxes:
-            free = ~owned[ids[k]].any(axis=1)  # (P,) no joint owned by a chosen pose
-            if free.any():  # (an empty (0, 0) array has no free row)
-                i = int(np.argmax(np.where(free, conf[k], -np.inf)))
-                if best is None or conf[k][i] > best[0]:
-                    best = (float(conf[k][i]), k, i)
-        if best is None:
-            break
-        _, k, i = best
-        poses[k] = build_pose(ids[k][i], limb_scores[k][i], cands, boxes[k])
-        owned[ids[k][i][ids[k][i] >= 0]] = True
-        open_boxes.remove(k)
+    if not ids:
+        return poses
+    # every (box, piece) pair, box by box: argmax takes the first of equals, as a scan would
+    all_ids, all_limbs = np.concatenate(ids), np.concatenate(limb_scores)  # (Q, J), (Q, C)
+    all_conf, all_boxes = np.concatenate(conf), np.concatenate(box_of)  # (Q,), (Q,)
+    owned = np.zeros(len(cands) + 1, dtype=bool)  # the last entry stands for "no joint" (-1)
+    open_pair = np.ones(len(all_conf), dtype=bool)  # its box is open, none of its joints owned
+    while open_pair.any():
+        q = int(np.argmax(np.where(open_pair, all_conf, -np.inf)))
+        k = int(all_boxes[q])
+        poses[k] = build_pose(all_ids[q], all_limbs[q], cands, boxes[k])
+        owned[all_ids[q][all_ids[q] >= 0]] = True
+        open_pair &= (all_boxes != k) & ~owned[all_ids].any(axis=1)
     return poses
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import product
-
 import numpy as np
 
 from service.parsing.config import ParserConfig
@@ -37,22 +35,27 @@ def complete_poses(
     boxes = [pose.box if pose.box is not None else tight_box(pose.keypoints) for pose in order]
     known = _pair_scores(order, boxes, used, strong, cands, fields, skeleton, stride, config) \
         if fields is not None and skeleton is not None else {}  # fmt: skip
+    touching = _limbs_at(skeleton) if skeleton is not None else {}
+    # parents before children when the skeleton is known: a joint completed first guides its child
+    dfs_order = np.array([skeleton.root, *(b for _, b in skeleton.limbs)] if skeleton is not None
+                         else range(len(cands.by_joint)), dtype=np.int64)  # fmt: skip
     for pose, box in zip(order, boxes, strict=True):
         if box is None:
             continue
         free = box.extended(config.box_extension).contains(cands.xy) & strong & ~used
-        for joint in _missing_in_dfs_order(pose, skeleton):
+        for joint in _missing(pose, dfs_order):
             options = cands.by_joint[joint]  # sorted by decreasing score
             options = options[free[options]]
             if options.size == 0:
                 continue
             pick = int(options[0])
-            if fields is not None and skeleton is not None and options.size > 1:
-                pick = _linked(pose, joint, options, cands, fields, skeleton, stride, config,
+            if touching and fields is not None and options.size > 1:
+                pick = _linked(pose, joint, options, cands, fields, touching, stride, config,
                                known)  # fmt: skip
             used[pick], free[pick] = True, False
             pose.candidate_ids[joint] = pick
-            pose.keypoints[joint] = (*cands.xy[pick], max(float(cands.score[pick]), 1e-6))
+            pose.keypoints[joint, :2] = cands.xy[pick]
+            pose.keypoints[joint, 2] = max(cands.score[pick], 1e-6)
     return poses
 
 
@@ -63,62 +66,80 @@ def _pair_scores(
     poses: list[Pose], boxes: list[Box | None], used: np.ndarray, strong: np.ndarray,
     cands: Candidates, fields: np.ndarray, skeleton: Skeleton, stride: int, config: ParserConfig,
 ) -> Pairs:
-    """Eq. 5 of every segment completion may weigh, in one vectorised call: for each pose, each
-    limb touching a joint it lacks, every pair of its own candidates and the free peaks in its
-    box at the start (the peaks free later, and the joints it completes, are among them)."""
-    wanted: set[tuple[int, int, int]] = set()
-    for pose, box in zip(poses, boxes, strict=True):
-        missing = pose.candidate_ids < 0
-        if box is None or not missing.any():
-            continue
-        free = box.extended(config.box_extension).contains(cands.xy) & strong & ~used
-        near = np.union1d(np.flatnonzero(free), pose.candidate_ids[~missing])  # (S,)
-        by_joint = {j: near[cands.joint[near] == j].tolist() for j in range(missing.size)}
-        for c, (a, b) in enumerate(skeleton.limbs):
-            if missing[a] or missing[b]:
-                wanted.update(product((c,), by_joint[a], by_joint[b]))
-    if not wanted:
+    """Eq. 5 of every segment completion may weigh, in one vectorised call: for each pose and
+    each limb touching a joint it lacks, the pairs from its own candidate of each joint it has
+    (or, of a joint it lacks, every free peak in its box at the start: the peaks free later, and
+    the joints it completes, are among them) to the same at the limb's other end."""
+    boxed = [(pose, box) for pose, box in zip(poses, boxes, strict=True)
+             if box is not None and (pose.candidate_ids < 0).any()]  # fmt: skip
+    if not boxed:
         return {}
-    keys = list(wanted)
-    limb, start, end = np.array(keys, dtype=np.int64).T
+    ids = np.stack([pose.candidate_ids for pose, _ in boxed])  # (P, J)
+    extended = np.array([box.extended(config.box_extension).as_list() for _, box in boxed])
+    x, y = cands.xy[:, 0], cands.xy[:, 1]
+    free = ((x >= extended[:, 0, None]) & (x <= extended[:, 2, None]) & (y >= extended[:, 1, None])
+            & (y <= extended[:, 3, None]) & strong & ~used)  # (P, N)  # fmt: skip
+    own = ids[:, cands.joint]  # (P, N) the pose's candidate of each candidate's joint
+    allowed = np.where(own >= 0, own == np.arange(len(cands)), free).astype(np.int32)  # (P, N)
+    ends_of = np.asarray(skeleton.limbs, dtype=np.int64)  # (C, 2)
+    needs = (ids[:, ends_of[:, 0]] < 0) | (ids[:, ends_of[:, 1]] < 0)  # (P, C) lacks a joint
+    limbs, starts, ends = [], [], []
+    for c in np.flatnonzero(needs.any(axis=0)).tolist():
+        at_a, at_b = cands.by_joint[ends_of[c, 0]], cands.by_joint[ends_of[c, 1]]  # (Ka,), (Kb,)
+        rows = allowed[needs[:, c]]
+        ia, ib = np.nonzero(rows[:, at_a].T @ rows[:, at_b])  # a pair some pose may weigh
+        limbs.append(np.full(ia.size, c, dtype=np.int64))
+        starts.append(at_a[ia])
+        ends.append(at_b[ib])
+    if not limbs:
+        return {}
+    limb, start, end = np.concatenate(limbs), np.concatenate(starts), np.concatenate(ends)
     scores, _ = segment_scores(fields, limb, cands.xy[start], cands.xy[end], stride, config)
-    return dict(zip(keys, scores.tolist(), strict=True))
+    return dict(zip(zip(limb.tolist(), start.tolist(), end.tolist(), strict=True),
+                    scores.tolist(), strict=True))  # fmt: skip
 
 
-def _missing_in_dfs_order(pose: Pose, skeleton: Skeleton | None) -> list[int]:
-    """The pose's missing joints, parents before children when the skeleton is known (a joint
-    completed first can then guide its child)."""
-    missing = set(np.flatnonzero(pose.candidate_ids < 0).tolist())
-    if skeleton is None:
-        return sorted(missing)
-    order = [skeleton.root, *(b for _, b in skeleton.limbs)]
-    return [j for j in order if j in missing]
+def _missing(pose: Pose, order: np.ndarray) -> list[int]:
+    """The joints the pose lacks, in `order`."""
+    return order[pose.candidate_ids[order] < 0].tolist()
+
+
+def _limbs_at(skeleton: Skeleton) -> dict[int, list[tuple[int, int, int]]]:
+    """Joint -> the (limb, parent joint, child joint) of each limb touching it."""
+    touching: dict[int, list[tuple[int, int, int]]] = {j: [] for j in range(skeleton.num_joints)}
+    for c, (a, b) in enumerate(skeleton.limbs):
+        touching[a].append((c, a, b))
+        touching[b].append((c, a, b))
+    return touching
 
 
 def _linked(
     pose: Pose, joint: int, options: np.ndarray, cands: Candidates, fields: np.ndarray,
-    skeleton: Skeleton, stride: int, config: ParserConfig, known: Pairs | None = None,
+    touching: dict[int, list[tuple[int, int, int]]], stride: int, config: ParserConfig,
+    known: Pairs | None = None,
 ) -> int:
     """options (K,) candidate ids of `joint` -> the one best joined by a limb field to a joint
-    the pose has (Eq. 5, limb direction kept), or the highest peak if none is joined. `known`:
-    scores computed beforehand (`_pair_scores`), by (limb, start candidate, end candidate)."""
+    the pose has (Eq. 5, limb direction kept), or the highest peak if none is joined.
+    `touching`: `_limbs_at(skeleton)`. `known`: scores computed beforehand (`_pair_scores`), by
+    (limb, start candidate, end candidate)."""
     best, best_score = int(options[0]), config.limb_threshold
-    for c, (a, b) in enumerate(skeleton.limbs):
-        if joint not in (a, b):
-            continue
+    for c, a, b in touching[joint]:
         other = b if joint == a else a
-        if pose.candidate_ids[other] < 0:
-            continue
         anchor_id = int(pose.candidate_ids[other])
-        pairs = [(c, int(k), anchor_id) if joint == a else (c, anchor_id, int(k)) for k in options]
-        if known and all(pair in known for pair in pairs):
-            scores = np.array([known[pair] for pair in pairs])
-        else:
+        if anchor_id < 0:
+            continue
+        ids = options.tolist()
+        pairs = [(c, k, anchor_id) for k in ids] if joint == a else [(c, anchor_id, k) for k in ids]
+        looked_up = [known.get(pair) for pair in pairs] if known else [None]
+        if None in looked_up:
             anchor = np.repeat(pose.keypoints[other, None, :2], options.size, axis=0)  # (K, 2)
             ends = cands.xy[options]
             pa, pb = (ends, anchor) if joint == a else (anchor, ends)
-            scores, _ = segment_scores(fields, np.full(options.size, c), pa, pb, stride, config)
-        k = int(np.argmax(scores))
+            scores: list[float] = segment_scores(fields, np.full(options.size, c), pa, pb,
+                                                 stride, config)[0].tolist()  # fmt: skip
+        else:
+            scores = [float(s) for s in looked_up if s is not None]
+        k = max(range(len(scores)), key=lambda i: scores[i])  # the first of equals, as argmax
         if scores[k] > best_score:
-            best, best_score = int(options[k]), float(scores[k])
+            best, best_score = ids[k], scores[k]
     return best
