@@ -36,6 +36,11 @@ class Box:
     y2: float
     score: float = 1.0
     source: BoxSource = BoxSource.CLIENT
+    # The joints the box's model regressed for its person (a box head that points from the
+    # person's centre to each joint, as MoveNet's): (J, 2) in box units, (0, 0) the top-left
+    # corner and (1, 1) the bottom-right (they may lie outside), so the box can be scaled and
+    # moved without them; None for every other box. Not part of the box's identity.
+    joints: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # a plain string ("client", ...) is accepted and checked against BoxSource
@@ -55,6 +60,12 @@ class Box:
 
     def as_list(self) -> list[float]:
         return [self.x1, self.y1, self.x2, self.y2]
+
+    def joint_points(self) -> np.ndarray | None:
+        """`joints` in the box's pixels, (J, 2); None without them."""
+        if self.joints is None:
+            return None
+        return np.asarray([self.x1, self.y1]) + self.joints * [self.width, self.height]
 
     def extended(self, fraction: float) -> Box:
         """The box grown by `fraction` of its width and height (half on each side)."""

@@ -36,6 +36,11 @@ BOX_THRESHOLD = 0.2  # its boxes' centre score cut: dev split served 0.342 / 0.3
 # at 0.1 / 0.15 / 0.2 / 0.3, and from 0.2 no phantom people in an empty corner (the astronaut)
 SEARCH_EXTENSION = 0.1  # ParserConfig.search_extension this model serves with (manifest `parser`)
 CONNECTION_PEAK_WEIGHT = 1.25  # ParserConfig.connection_peak_weight, the same way
+# ParserConfig.regression_reach: each box's regressed joints snapped to peaks within a quarter of
+# its larger side, one more piece for Eq. 9 (dev split served 0.342 / 0.351 / 0.357 / 0.346 /
+# 0.340 at 0.15 / 0.2 / 0.25 / 0.3 / 0.4, 0.341 without; coco-mini 0.239 -> 0.248-0.251 at
+# 0.15-0.3)
+REGRESSION_REACH = 0.25
 
 
 def movenet_graph() -> tuple[Graph, TarballContents]:
@@ -91,8 +96,10 @@ def manifest(name: str, tarball_name: str, tarball_sha256: str, num_parameters: 
             "maps": "(B, 19, h, w): MoveNet's 17 heatmaps (moved 3/8 cell onto this grid), "
                     "the learnt neck, background = 1 - max",
             "fields": "(B, 34, h, w), (x, y) per COCO-18 limb (DFS order from the neck)",
-            "boxes": "(B, K, 5) x1, y1, x2, y2, centre score in input pixels (MoveNet's centre "
-                     "peaks, 5 x 5 local maxima, and box heads)",
+            "boxes": "(B, K, 5 + 36) x1, y1, x2, y2, centre score in input pixels (MoveNet's "
+                     "centre peaks, 5 x 5 local maxima, and box heads), then the COCO-18 joints "
+                     "(x, y) its centre cell regresses (kpt_regress; the neck at the shoulders' "
+                     "midpoint)",
             "grid": "h, w = ceil(H/32)*8, ceil(W/32)*8; cell (i, j) centred on input pixel "
                     "((j+0.5)*4-0.5, (i+0.5)*4-0.5)",
         },
@@ -103,7 +110,8 @@ def manifest(name: str, tarball_name: str, tarball_sha256: str, num_parameters: 
         # (dev split, served: 0.324 against 0.295 at step 2,400; docs/models.md); its joint maps
         # are surer than its fields: connections ranked by field + 1.25 x peaks (0.342)
         "parser": {"search_extension": SEARCH_EXTENSION,
-                   "connection_peak_weight": CONNECTION_PEAK_WEIGHT},
+                   "connection_peak_weight": CONNECTION_PEAK_WEIGHT,
+                   "regression_reach": REGRESSION_REACH},
         "licence": LICENCE,
         "source": {"package": PACKAGE, "fetch": FETCH, "tarball": tarball_name,
                    "tarball_sha256": tarball_sha256,

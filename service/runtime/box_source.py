@@ -94,25 +94,39 @@ class BoxStage:
 def row_boxes(rows: DetectorRows, size: tuple[int, ...], threshold: float,
               source: BoxSource) -> list[Box]:  # fmt: skip
     """Rows -> boxes scoring >= threshold, clipped to the (H, W) image, empty ones dropped."""
+    return [box for _, box in _kept_rows(rows, size, threshold, source)]
+
+
+def _kept_rows(rows: DetectorRows, size: tuple[int, ...], threshold: float,
+               source: BoxSource) -> list[tuple[int, Box]]:  # fmt: skip
+    """`row_boxes`, each with the index of its row."""
     height, width = int(size[0]), int(size[1])
     found = []
-    for (x1, y1, x2, y2), score in zip(rows.corners, rows.scores, strict=True):
+    for k, ((x1, y1, x2, y2), score) in enumerate(zip(rows.corners, rows.scores, strict=True)):
         if not np.isfinite([x1, y1, x2, y2, score]).all() or score < threshold:
             continue
         x1, x2 = float(np.clip(x1, 0, width - 1)), float(np.clip(x2, 0, width - 1))
         y1, y2 = float(np.clip(y1, 0, height - 1)), float(np.clip(y2, 0, height - 1))
         if x2 > x1 and y2 > y1:
-            found.append(Box(x1, y1, x2, y2, float(score), source))
+            found.append((k, Box(x1, y1, x2, y2, float(score), source)))
     return found
 
 
 def head_boxes(rows: np.ndarray, size: tuple[int, ...], threshold: float,
                scale: float) -> list[Box]:  # fmt: skip
     """(K, 5) box-head rows on the image resized by `scale` (of size (H, W)) -> boxes on the
-    image itself."""
-    found = row_boxes(DetectorRows.of(rows), size, threshold, BoxSource.BOX_HEAD)
-    return [replace(b, x1=b.x1 / scale, y1=b.y1 / scale, x2=b.x2 / scale, y2=b.y2 / scale)
-            for b in found]  # fmt: skip
+    image itself. Rows of 5 + 2 J columns go on with the J joints the box head regressed for
+    each box, x and y in the same pixels: the boxes carry them (`Box.joints`)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    joints = rows[:, 5:].reshape(len(rows), -1, 2) if rows.shape[1] > 5 else None  # (K, J, 2)
+    found = []
+    for k, box in _kept_rows(DetectorRows.of(rows[:, :5]), size, threshold, BoxSource.BOX_HEAD):
+        if joints is not None and np.isfinite(joints[k]).all():
+            units = (joints[k] - [box.x1, box.y1]) / [box.width, box.height]  # scale-free
+            box = replace(box, joints=units)
+        found.append(replace(box, x1=box.x1 / scale, y1=box.y1 / scale, x2=box.x2 / scale,
+                             y2=box.y2 / scale))  # fmt: skip
+    return found
 
 
 def box_pass(work: list[WorkingInput], found: list[FoundBoxes | None],

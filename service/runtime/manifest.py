@@ -19,7 +19,8 @@ class _Block(BaseModel):
 
 
 class BoxHeadSpec(_Block):
-    """A bottom-up model's own box head: (maps, fields, boxes (B, K, 5)) in one call."""
+    """A bottom-up model's own box head: (maps, fields, boxes (B, K, 5)) in one call; rows of
+    5 + 2 J columns add the joints the head regressed for each box (`Box.joints`)."""
 
     recommended_score_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
     max_boxes: int = Field(default=64, ge=1)
@@ -69,6 +70,7 @@ class ParserSpec(_Block):
 
     search_extension: float | None = Field(default=None, ge=0.0)
     connection_peak_weight: float | None = Field(default=None, ge=0.0)
+    regression_reach: float | None = Field(default=None, ge=0.0)
 
 
 class InternalSpec(_Block):

@@ -70,7 +70,7 @@ class PoseNetOutput:
 
     maps: torch.Tensor  # (B, J+1, h, w)
     fields: torch.Tensor  # (B, 2C, h, w)
-    box_rows: torch.Tensor | None  # (B, K, 5) from a box head; None without one
+    box_rows: torch.Tensor | None  # (B, K, 5 [+ 2 J regressed joints]) from a box head
 
     @classmethod
     def of(cls, out: Any) -> PoseNetOutput:

@@ -141,3 +141,23 @@ def test_every_parser_setting_of_the_manifest_is_taken_where_the_configuration_h
         pipeline = load_pipeline("ranked", None, "cpu", tmp_path, PipelineConfig(parser=given))
         parser = pipeline.config.parser
         assert (parser.search_region, parser.peak_weight) == expected
+
+
+def test_head_rows_with_regressed_joints_give_boxes_that_carry_them() -> None:
+    """(K, 5 + 2 J) rows on an image resized by 0.5: boxes in the image's pixels, each with its
+    joints (Box.joints, box units) where the row put them, divided by the scale; a box clipped
+    to the image keeps its joints where they were; rows under the cut are dropped."""
+    from service.runtime.box_source import head_boxes
+
+    joints = np.array([[20.0, 30.0], [40.0, 90.0]])  # (J, 2), J = 2, resized pixels
+    rows = np.array([[10, 20, 50, 100, 0.9, *joints.ravel()],
+                     [-10, 0, 30, 60, 0.8, 5, 5, 0, 0],
+                     [0, 0, 5, 5, 0.05, 1, 1, 2, 2]])  # fmt: skip
+    found = head_boxes(rows, (120, 160), 0.1, 0.5)
+    assert len(found) == 2
+    assert [found[0].x1, found[0].y1, found[0].x2, found[0].y2] == [20, 40, 100, 200]
+    assert np.allclose(found[0].joint_points(), joints / 0.5)
+    assert found[1].x1 == 0.0  # clipped
+    assert np.allclose(found[1].joint_points(), [[10, 10], [0, 0]])
+    plain = head_boxes(rows[:, :5], (120, 160), 0.1, 0.5)
+    assert plain == found and all(b.joints is None for b in plain)

@@ -49,8 +49,10 @@ class StandInTrunk(nn.Module):
         centre[:, 0, self.row, self.col] = 0.9
         scale = torch.cat([torch.full((b, 1, h, w), 10.0), torch.full((b, 1, h, w), 6.0)], 1)
         zeros = torch.zeros(b, 2 * self.joints, h, w)
+        regress = torch.tensor([1.0, -2.0]).repeat(self.joints)[None, :, None, None].expand(
+            b, 2 * self.joints, h, w)  # every joint 1 cell down, 2 left of its centre
         heatmaps = torch.zeros(b, self.joints, h, w)
-        return (centre, heatmaps, zeros, zeros, scale, torch.zeros(b, 2, h, w),
+        return (centre, heatmaps, regress, zeros, scale, torch.zeros(b, 2, h, w),
                 torch.relu(self.fpn(x)))  # fmt: skip
 
 
@@ -67,11 +69,13 @@ def test_the_composed_module_scripts_and_answers_maps_fields_and_boxes() -> None
     maps, fields, boxes = scripted
     assert maps.shape == (1, COCO18.num_joints + 1, 32, 40)
     assert fields.shape == (1, FIELD_CHANNELS, 32, 40)
-    assert boxes.shape == (1, 4, 5)
+    assert boxes.shape == (1, 4, 5 + 2 * COCO18.num_joints)  # + the regressed joints
     for a, b in zip(eager, scripted, strict=True):
         assert torch.allclose(a, b, atol=1e-6)
     # centre cell (12, 20) = pixel (80, 48); 6 x 10 cells = 24 x 40 px
-    assert torch.allclose(boxes[0, 0], torch.tensor([68.0, 28.0, 92.0, 68.0, 0.9]))
+    assert torch.allclose(boxes[0, 0, :5], torch.tensor([68.0, 28.0, 92.0, 68.0, 0.9]))
+    # each joint at (col + dx, row + dy) x 4 = (18, 13) x 4; the neck between the shoulders
+    assert torch.allclose(boxes[0, 0, 5:].reshape(-1, 2), torch.tensor([72.0, 52.0]))
     assert torch.allclose(maps[:, -1], 1.0 - maps[:, :-1].max(1)[0])  # background
 
 
@@ -88,6 +92,8 @@ def test_served_it_takes_its_own_box_head_and_loads_no_detector(tmp_path: Path) 
     assert found is not None and [b.source for b in found] == ["box_head"]
     assert np.allclose([found[0].x1, found[0].y1, found[0].x2, found[0].y2],
                        [68.0, 28.0, 92.0, 68.0], atol=0.5)  # fmt: skip
+    # the box carries its regressed joints (Box.joints, box units), back in pixels here
+    assert np.allclose(found[0].joint_points(), [72.0, 52.0], atol=0.5)
 
 
 def test_onnx_runtime_runs_its_trunk_and_answers_as_the_torchscript_file(tmp_path: Path) -> None:

@@ -65,6 +65,18 @@ def test_centre_boxes_decode_peaks_strongest_first() -> None:
     assert torch.allclose(rows[0, 0], torch.tensor([12.0, 12.0, 28.0, 28.0, 0.9]))
     assert torch.allclose(rows[0, 1], torch.tensor([48.0, 40.0, 64.0, 56.0, 0.6]))
     assert rows[0, 2, 4] == 0.0
+    # with MoveNet's regression: each row goes on with its centre cell's joints, x then y in
+    # pixels ((col + dx) * 4, (row + dy) * 4), COCO-18: the neck between the two shoulders
+    regress = torch.zeros(1, 34, 20, 20)
+    regress[0, 0, 5, 5], regress[0, 1, 5, 5] = -2.0, 1.0  # nose: 2 cells up, 1 right
+    regress[0, 10, 5, 5], regress[0, 12, 5, 5] = 1.0, 3.0  # shoulders 1 and 3 cells down
+    rows = centre_boxes(centre, scale, offset, (80, 80), max_boxes=3, regress=regress)
+    assert rows.shape == (1, 3, 5 + 36)
+    joints = rows[0, 0, 5:].reshape(18, 2)
+    assert torch.allclose(joints[0], torch.tensor([24.0, 12.0]))
+    assert torch.allclose(joints[5:7], torch.tensor([[20.0, 24.0], [20.0, 32.0]]))
+    assert torch.allclose(joints[17], torch.tensor([20.0, 28.0]))  # the neck
+    assert torch.allclose(rows[0, 1, 5:].reshape(18, 2)[1], torch.tensor([56.0, 48.0]))
 
 
 def test_resample_puts_the_teachers_cells_on_ours() -> None:
