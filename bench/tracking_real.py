@@ -9,7 +9,7 @@ other's paths: the nearer (taller) one passes in front and hides the other's bod
 people the model finds when alone are walked (a person it never sees has no track to keep: that
 is detection, measured in docs/real-photos.md, not tracking).
 
-    taskset -c 1 nice -n 10 .venv/bin/python bench/tracking_real.py --clips 3 --frames 150 --write
+    taskset -c 1 nice -n 10 .venv/bin/python bench/tracking_real.py --clips 8 --frames 150 --write
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ Target (IDF1 >= 0.9 and at most 1 identity switch per 100 frames, every clip): {
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--clips", type=int, default=3)
+    ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--people", type=int, default=3)
     ap.add_argument("--model", default=None, help="a pose model (default: the served default)")
