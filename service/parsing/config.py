@@ -99,8 +99,9 @@ class ParserConfig:
         MoveNet's centre-to-joint regression) offers Eq. 9 one more piece: each regressed joint
         snapped to the joint's best peak by value / (distance in cells + 1.8), among the peaks
         in its search region within this fraction of the box's larger side
-        (parsing/regressed.py). None (the default): the pose model's own (manifest `parser`),
-        else 0.0: no such piece.
+        (parsing/regressed.py); and pose completion takes a peak for such a box's missing joint
+        only within `completion.COMPLETION_REACH` (2) times this reach of the regressed joint.
+        None (the default): the pose model's own (manifest `parser`), else 0.0: neither.
     greedy_min_joints, greedy_min_mean_score: OpenPose's pruning of its assembled people.
     greedy_sample_fraction, greedy_sample_threshold: OpenPose's criterion that a fraction of the
         samples on a segment must agree with the field.

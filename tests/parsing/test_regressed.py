@@ -75,3 +75,32 @@ def test_box_joints_are_in_box_units_and_follow_the_box() -> None:
     half = replace(box, x1=5, y1=10, x2=55, y2=110)  # the same box in half-size pixels
     assert np.allclose(half.joint_points(), box.joint_points() / 2)
     assert Box(1, 2, 3, 4).joint_points() is None
+
+
+def test_completion_takes_no_peak_far_from_where_the_box_regressed_the_joint() -> None:
+    """A's right ankle is gone from its map (out of the frame, say) and a stray right-ankle peak
+    sits at the top of A's box, about 190 px from where A's box regressed the ankle. Completion
+    fills the missing ankle with it from a plain box; from a box carrying A's regressed joints it
+    takes only peaks within COMPLETION_REACH x 0.25 of the box's larger side (~100 px): none."""
+    from service.parsing.completion import COMPLETION_REACH
+
+    a = person(240, 80)
+    _, maps, fields, _ = scene(a)
+    maps = maps.copy()
+    ankle = AIC14.joint("right_ankle")
+    box = box_of(a)
+    stray = np.array([box.x1 + 5.0, box.y1 + 5.0])
+    gy, gx = np.mgrid[0:maps.shape[1], 0:maps.shape[2]]
+    cx, cy = (stray - STRIDE / 2 + 0.5) / STRIDE
+    maps[ankle] = 0.8 * np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / 2)
+    maps[-1] = 1.0 - maps[:-1].max(0)
+    carrying = replace(box, joints=(a[:, :2] - [box.x1, box.y1]) / [box.width, box.height])
+    assert np.linalg.norm(stray - a[ankle, :2]) > COMPLETION_REACH * 0.25 * max(box.width,
+                                                                                 box.height)
+    answers = {}
+    for given, reach in ((box, None), (carrying, 0.25)):
+        config = ParserConfig(regression_reach=reach, search_extension=0.1)
+        (pose,) = parse_in_boxes(maps, fields, AIC14, STRIDE, [given], config)
+        answers[reach] = pose.keypoints[ankle]
+    assert np.linalg.norm(answers[None][:2] - stray) < 1.0  # completion took the stray peak
+    assert answers[0.25][2] == 0.0  # left missing
