@@ -26,12 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bottomup_default import config_of, measure, measure_predictions  # noqa: E402
-from bench.movenet_decoding import load_decoding  # noqa: E402
-from bench.real_photos import DECODING  # noqa: E402
+from bench.real_photos import load  # noqa: E402
 from service.data.real_split import DEFAULT_DATA_ROOT, DEV_SUBSETS, load_dataset  # noqa: E402
 from service.evaluation.real_metrics import keypoint_ap  # noqa: E402
 from service.runtime.factory import load_pipeline  # noqa: E402
-from service.runtime.protocol import PipelineConfig  # noqa: E402
 
 
 class BoxRanked:
@@ -123,8 +121,7 @@ def main() -> int:
     graph, tarball = (movenet_graph() if args.checkpoints else (None, None))
     store = args.store or Path(tempfile.mkdtemp(prefix="movenet-fields-"))
     for name in args.reference:  # store models, or our MoveNet decoding (movenet-decoding)
-        reference = (load_pipeline(name, None, device="cpu", config=PipelineConfig())
-                     if name != DECODING else load_decoding())  # fmt: skip
+        reference = load(name)
         if isinstance(reference, str):
             raise SystemExit(f"{name}: {reference}")
         print(score_row(f"`{name}`", reference, multi), flush=True)

@@ -78,6 +78,14 @@ class Box:
         return (x >= self.x1) & (x <= self.x2) & (y >= self.y1) & (y <= self.y2)
 
 
+def boxes_contain(boxes: list[Box], xy: np.ndarray) -> np.ndarray:
+    """(N, 2) points -> (B, N) bool: `Box.contains` of every box at once."""
+    bounds = np.array([box.as_list() for box in boxes], dtype=np.float64).reshape(-1, 4)
+    x, y = xy[None, :, 0], xy[None, :, 1]
+    return ((x >= bounds[:, 0, None]) & (x <= bounds[:, 2, None]) & (y >= bounds[:, 1, None])
+            & (y <= bounds[:, 3, None]))  # fmt: skip
+
+
 @dataclass
 class Pose:
     """One person: keypoints (J, 3) as (x, y, score) in image pixels, score 0 = joint not found."""

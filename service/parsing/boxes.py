@@ -22,7 +22,7 @@ from service.parsing.peaks import Candidates, find_peaks
 from service.parsing.poses import build_pose, confidences, pose_confidence, rescore, tight_box
 from service.parsing.regressed import with_regressed
 from service.skeleton import Skeleton
-from service.types import Box, Pose
+from service.types import Box, Pose, boxes_contain
 
 
 def parse_in_boxes(
@@ -48,9 +48,8 @@ def parse_in_boxes(
         config.max_peaks_per_joint,
     )
     active = cands.score >= config.peak_threshold
-    inside = np.stack(
-        [box.extended(config.search_region).contains(cands.xy) & active for box in boxes]
-    )  # (B, N)
+    inside = boxes_contain([box.extended(config.search_region) for box in boxes], cands.xy) \
+        & active  # (B, N)
     conns = score_connections(cands, active, fields, skeleton, stride, config, inside)
     conns = conns.select(conns.score > config.limb_threshold)
     pieces = [

@@ -9,7 +9,7 @@ from service.parsing.limbs import segment_scores
 from service.parsing.peaks import Candidates
 from service.parsing.poses import tight_box
 from service.skeleton import Skeleton
-from service.types import Box, Pose
+from service.types import Box, Pose, boxes_contain
 
 # completion takes a peak for a box's missing joint only this many snapping reaches from where the
 # box regressed the joint (parsing/regressed.py): a joint hidden or out of the frame (the legs of
@@ -87,10 +87,8 @@ def _pair_scores(
     if not boxed:
         return {}
     ids = np.stack([pose.candidate_ids for pose, _ in boxed])  # (P, J)
-    extended = np.array([box.extended(config.box_extension).as_list() for _, box in boxed])
-    x, y = cands.xy[:, 0], cands.xy[:, 1]
-    free = ((x >= extended[:, 0, None]) & (x <= extended[:, 2, None]) & (y >= extended[:, 1, None])
-            & (y <= extended[:, 3, None]) & strong & ~used)  # (P, N)  # fmt: skip
+    extended = [box.extended(config.box_extension) for _, box in boxed]
+    free = boxes_contain(extended, cands.xy) & strong & ~used  # (P, N)
     own = ids[:, cands.joint]  # (P, N) the pose's candidate of each candidate's joint
     allowed = np.where(own >= 0, own == np.arange(len(cands)), free).astype(np.int32)  # (P, N)
     ends_of = np.asarray(skeleton.limbs, dtype=np.int64)  # (C, 2)

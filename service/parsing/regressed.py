@@ -22,7 +22,7 @@ from service.parsing.config import ParserConfig
 from service.parsing.limbs import segment_scores
 from service.parsing.peaks import Candidates
 from service.skeleton import Skeleton
-from service.types import Box
+from service.types import Box, boxes_contain
 
 SNAP_OFFSET = 1.8  # cells: a peak's weight is its value / (its distance in cells + this)
 
@@ -31,11 +31,9 @@ def snapped_joints(points: np.ndarray, boxes: list[Box], cands: Candidates, acti
                    stride: int, config: ParserConfig) -> np.ndarray:  # fmt: skip
     """points (B, J, 2) regressed joints in image pixels, one row per box -> (B, J) candidate
     ids, -1 where no active peak of the joint lies in the box's search region within reach."""
-    regions = np.array([box.extended(config.search_region).as_list() for box in boxes])  # (B, 4)
+    regions = [box.extended(config.search_region) for box in boxes]
     reach = config.snap_reach * np.array([max(b.width, b.height) for b in boxes])  # (B,)
-    x, y = cands.xy[:, 0], cands.xy[:, 1]
-    inside = ((x >= regions[:, 0, None]) & (x <= regions[:, 2, None]) & (y >= regions[:, 1, None])
-              & (y <= regions[:, 3, None]) & active)  # (B, N)  # fmt: skip
+    inside = boxes_contain(regions, cands.xy) & active  # (B, N)
     distance = np.linalg.norm(cands.xy[None] - points[:, cands.joint], axis=-1)  # (B, N)
     weight = np.where(inside & (distance <= reach[:, None]),
                       cands.score / (distance / stride + SNAP_OFFSET), -1.0)  # fmt: skip
