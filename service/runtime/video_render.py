@@ -27,7 +27,8 @@ OPTIONS: dict[str, dict[str, str]] = {
     "libx264": {"crf": "20", "preset": "veryfast"},
     "libvpx-vp9": {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8"},
     "libvpx": {"crf": "10", "b": "1M", "deadline": "realtime", "cpu-used": "8"},
-    "mpeg4": {"qscale": "3"},
+    # the quantiser at most 3 (ffmpeg's -q:v 3); a "qscale" option is no AVOption and was ignored
+    "mpeg4": {"qmax": "3"},
 }
 
 

@@ -18,7 +18,7 @@ def encode_clip(frames: list[np.ndarray], fps: int = 25, codec: str = "mpeg4") -
         stream = container.add_stream(codec, rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"qscale": "2"} if codec == "mpeg4" else {}
+        stream.options = {"qmax": "2"} if codec == "mpeg4" else {}  # quantiser <= 2
         for rgb in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 container.mux(packet)
