@@ -44,6 +44,11 @@ class TrackerConfig:
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
     appearance: bool = True  # lost tracks also match by their look (when frames are given)
     min_look: float = 0.4  # appearance.look_similarity a lost track needs
+    # Where the track and the pose both have a look, the pair's similarity is (1 - look_weight)
+    # x the motion similarity + look_weight x the looks' (then raised to the look, as above, when
+    # within reach): a look that disagrees lowers a motion match. Two people crossing have
+    # overlapping predicted boxes, and motion alone hands the one in front the other's id.
+    look_weight: float = 0.5
     reach: float = 0.5  # how far a person may move by look: box heights, + 5% per frame lost
     # No track box for a person whose box overlaps another tracked person's by more than this
     # IoU (people crossing: each is parsed as in an image, and known again by look and motion).
@@ -225,8 +230,9 @@ class Tracker:
 
     def _known_by_look(self, similarity: np.ndarray, box_t: np.ndarray,
                        boxes: list[np.ndarray], looks: list[Look | None]) -> None:  # fmt: skip
-        """Raise (in place) a track's similarity to a pose that looks like it and stands within
-        reach of where it was last seen or is predicted."""
+        """Blend (in place) each track's similarity to each pose with their looks' (`look_weight`),
+        and raise it to a pose that looks like it and stands within reach of where it was last
+        seen or is predicted."""
         for t, track in enumerate(self._tracks):
             if not track.looks:
                 continue
@@ -239,6 +245,8 @@ class Tracker:
                 near = min(np.linalg.norm(centre - (b[:2] + b[2:]) / 2)
                            for b in (box_t[t], track.box))  # fmt: skip
                 score = gallery_similarity(track.looks, seen)
+                weight = self.config.look_weight
+                similarity[t, p] = (1 - weight) * similarity[t, p] + weight * score
                 if near <= reach and score >= self.config.min_look:
                     similarity[t, p] = max(similarity[t, p], score)
 

@@ -83,3 +83,30 @@ def test_looks_tell_people_apart() -> None:
     assert look_similarity(looks[0], looks[1]) < 0.1
     half = look(lab_image(cv2.resize(canvas, (320, 180))), a.keypoints, box_of(a), (0.5, 0.5))
     assert look_similarity(looks[0], half) > 0.6  # poses in a video's pixels, a smaller frame
+
+
+def stop_where_another_was(look_weight: float) -> list[list[int]]:
+    """Red walks right at 12 px a frame and stops dead (frame 25) where blue stood until frame 10
+    (blue, still, then went out of sight), and from frame 26 stands in brighter light. There blue's
+    lost track predicts red's place exactly and red's own track 12 px on, and red's look is only
+    0.28 like their own (under `min_look`; blue's: 0): motion (OKS 1.0 against 0.81) prefers blue's
+    id, and the look does not raise red's own."""
+    tracker = Tracker(AIC14.sigmas_array, TrackerConfig(look_weight=look_weight))
+    out = []
+    for f in range(30):
+        red, blue = pose_at(min(40.0 + 12 * f, 340.0)), pose_at(340.0)
+        canvas = np.full((*SIZE, 3), 120, np.uint8)
+        draw(canvas, red, RED if f < 26 else (200, 60, 60))
+        shown = [red]
+        if f < 10:
+            draw(canvas, blue, BLUE)
+            shown.append(blue)
+        out.append([t.track_id for t in tracker.update(shown, f / 25, canvas)])
+    return out
+
+
+def test_a_look_that_disagrees_lowers_a_motion_match() -> None:
+    blended, motion_first = stop_where_another_was(0.5), stop_where_another_was(0.0)
+    assert blended[0] == [1, 2]
+    assert all(frame == [1] for frame in blended[10:]), blended[10:]
+    assert [2] in motion_first[26:], motion_first[26:]  # the test can fail: blue's id for red
