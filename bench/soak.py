@@ -90,7 +90,7 @@ def growth(samples: list[dict[str, float]], warmup_s: float) -> dict:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    g, t = result["growth"], result["tally"]
+    g, t, first = result["growth"], result["tally"], result["samples"][0]
     rows = "\n".join(f"| {name} | {v['after_warmup']} | {v['end']} | {v['growth_pct']:+.2f}% | "
                      f"{v['max']} |" for name, v in g.items())  # fmt: skip
     answered = ", ".join(f"{k} {v}" for k, v in sorted(t["answered"].items()))
@@ -116,7 +116,9 @@ The 5% bound {verdict}. Requests: answered: {answered}; refused with a reason: {
 abandoned by the client on purpose: {vanished}; failed (no answer, no reason): {failed}.
 Open streams once traffic stopped: {result["open_streams_after"]}; 3 s after the last client:
 RSS {result["after_traffic"]["rss_mib"]:.1f} MiB, {result["after_traffic"]["fds"]} fds,
-{result["after_traffic"]["threads"]} threads.
+{result["after_traffic"]["threads"]} threads; before the first (the first sample, idle):
+{first["fds"]} fds, {first["threads"]} threads. Descriptors in use while clients are connected
+rise and fall with the sockets in flight; what a leak would leave is the idle count.
 """
 
 
