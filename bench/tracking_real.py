@@ -93,13 +93,12 @@ def found_by(pipeline: Any) -> Found:
     but the clip's truth does not know: such a person is not walked."""
 
     def found(frame: np.ndarray, box: np.ndarray) -> bool:
-        result = pipeline.predict(frame, None)
-        boxes = [p.box.as_list() for p in result.poses if p.box is not None]
-        if not boxes:
+        boxed = [p for p in pipeline.predict(frame, None).poses if p.box is not None]
+        if not boxed:
             return False
-        overlap = iou_matrix(box[None], np.array(boxes))[0]  # (A,)
-        scores = np.array([p.score for p in result.poses if p.box is not None])
-        others = np.arange(len(boxes)) != int(overlap.argmax())
+        overlap = iou_matrix(box[None], np.array([p.box.as_list() for p in boxed]))[0]  # (A,)
+        scores = np.array([p.score for p in boxed])
+        others = np.arange(len(boxed)) != int(overlap.argmax())
         return bool(overlap.max() >= 0.5 and not (scores[others] >= SCORE_THRESHOLD).any())
 
     return found
@@ -213,10 +212,14 @@ def summary_row(summary: Any) -> dict[str, float]:
 
 def score(clip: WalkClip, answers: list[Boxes]) -> dict[str, float]:
     """`accumulate` -> `summary_row` of the clip."""
+    return scored(accumulate(clip, answers))
+
+
+def scored(accumulator: Any) -> dict[str, float]:
+    """One clip's accumulator -> its `summary_row`."""
     import motmetrics as mm
 
-    summary = mm.metrics.create().compute(accumulate(clip, answers), metrics=METRICS)
-    return summary_row(summary.iloc[0])
+    return summary_row(mm.metrics.create().compute(accumulator, metrics=METRICS).iloc[0])
 
 
 def overall(accumulators: list[Any]) -> dict[str, float]:
@@ -265,9 +268,9 @@ def run_clip(seed: int, frames: int, people: int, pipeline: Any) -> tuple[dict[s
     """-> per way, the clip's `score`; and the served answers' accumulator."""
     sources, background = pick_people(people, seed, found_by(pipeline))
     clip = walking_clip(sources, background, frames, seed)
-    answers = answer_clip(pipeline, clip)
-    scores = {name: score(clip, found) for name, found in answers.items()}
-    return scores, accumulate(clip, answers["served"])
+    accumulators = {name: accumulate(clip, found)
+                    for name, found in answer_clip(pipeline, clip).items()}  # fmt: skip
+    return {name: scored(a) for name, a in accumulators.items()}, accumulators["served"]
 
 
 HEADER = ("| seed | frames | IDF1 served | IDF1 frames alone | IDF1 motion | detection F1 "
