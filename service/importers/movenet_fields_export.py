@@ -93,7 +93,7 @@ def manifest(name: str, tarball_name: str, tarball_sha256: str, num_parameters: 
                   "normalisation": {"inside": True, "formula": "x / 127.5 - 1 (MoveNet's)"},
                   "size": "any; padded inside (right, down, 0) to a multiple of 32"},
         "outputs": {
-            "maps": "(B, 19, h, w): MoveNet's 17 heatmaps (moved 3/8 cell onto this grid), "
+            "maps": "(B, 19, h, w): MoveNet's 17 heatmaps (its cell i is this grid's cell i), "
                     "the learnt neck, background = 1 - max",
             "fields": "(B, 34, h, w), (x, y) per COCO-18 limb (DFS order from the neck)",
             "boxes": "(B, K, 5 + 36) x1, y1, x2, y2, centre score in input pixels (MoveNet's "

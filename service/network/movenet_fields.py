@@ -26,7 +26,9 @@ FPN_CHANNELS = 24
 MOVENET_JOINTS = 17  # COCO-17, the first 17 joints of COCO-18
 FIELD_CHANNELS = 2 * len(COCO18.limbs)  # (x, y) per limb
 NECK = COCO18.joints.index("neck")  # the last: MoveNet's 17, then the neck
-# MoveNet's cell i is input pixel 4 i; the project's is 4 i + 1.5: 1.5 / 4 of a cell
+# The field head's inputs are resampled 3/8 of a cell on (taking MoveNet's cell i for input
+# pixel 4 i, where the project's is 4 i + 1.5); it was trained so and keeps it. The served joint
+# maps are not moved: see `MoveNetFields`.
 GRID_SHIFT = (STRIDE / 2 - 0.5) / STRIDE
 
 
@@ -196,7 +198,14 @@ class MoveNetFields(nn.Module):
     """(B, 3, H, W) RGB 0..255 -> maps (B, 19, h, w): MoveNet's 17 heatmaps, the learnt neck,
     background = 1 - max; fields (B, 34, h, w) from the field head; box rows (B, K, 5) from
     MoveNet's centre and box heads. h, w = ceil(H / 32) * 8, ceil(W / 32) * 8 (the padded image;
-    the pipeline crops). `trunk` answers MoveNet's six heads (HEAD_NODES' order) then the FPN."""
+    the pipeline crops). `trunk` answers MoveNet's six heads (HEAD_NODES' order) then the FPN.
+
+    The heatmaps are served on the grid they come on: MoveNet puts a joint whose heatmap peaks
+    at cell i at 4 (i + offset) in TF's continuous frame (pixel edges at integers), its offsets
+    averaging half a cell at peaks (0.52 in x and y, 888 peaks over 0.3 on coco-mini-train's
+    photos), so at index pixel 4 i + 2 - 0.5 = 4 i + 1.5: the project's cell i. (Moved 3/8 of a
+    cell on, as the head's inputs are, every joint landed 2 px up and left of MoveNet's own
+    placement: 2.5 px left and 3.2 px up against the dev split's truth in photo pixels.)"""
 
     max_boxes: int
     pad_multiple: int
@@ -215,7 +224,7 @@ class MoveNetFields(nn.Module):
         outs: list[torch.Tensor] = list(self.trunk(image))
         centre, heatmaps, box_scale, box_offset = outs[0], outs[1], outs[4], outs[5]
         out = self.head(outs[6], heatmaps, outs[2])  # (B, 35, h, w), project grid
-        joints = torch.cat([shift_to_project_grid(heatmaps), out[:, :1].clamp(0.0, 1.0)], 1)
+        joints = torch.cat([heatmaps, out[:, :1].clamp(0.0, 1.0)], 1)  # as they are: below
         background = 1.0 - joints.max(1, keepdim=True)[0]
         boxes = centre_boxes(centre, box_scale, box_offset, (height, width), self.max_boxes,
                              regress=outs[2])  # fmt: skip

@@ -22,6 +22,7 @@ from service.network.movenet_fields import (
     FieldHead,
     MoveNetFields,
 )
+from service.parsing.peaks import find_peaks
 from service.runtime.factory import detector_for, load_pipeline
 from service.runtime.protocol import ImageInput, PipelineConfig
 from service.skeleton import COCO18
@@ -77,6 +78,36 @@ def test_the_composed_module_scripts_and_answers_maps_fields_and_boxes() -> None
     # each joint at (col + dx, row + dy) x 4 = (18, 13) x 4; the neck between the shoulders
     assert torch.allclose(boxes[0, 0, 5:].reshape(-1, 2), torch.tensor([72.0, 52.0]))
     assert torch.allclose(maps[:, -1], 1.0 - maps[:, :-1].max(1)[0])  # background
+
+
+class PeakedTrunk(StandInTrunk):
+    """The stand-in with one joint's heatmap a Gaussian (sigma 1 cell) peaked at cell (`row`,
+    `col`) and MoveNet's sub-cell offsets half a cell there (their mean at peaks): MoveNet puts
+    that joint at 4 (cell + 0.5) in TF's continuous frame, index pixel 4 cell + 1.5."""
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                    torch.Tensor, torch.Tensor, torch.Tensor,
+                                                    torch.Tensor]:  # fmt: skip
+        centre, heatmaps, regress, offsets, scale, box_offset, fpn = super().forward(image)
+        h, w = heatmaps.shape[-2:]
+        yy = torch.arange(h, dtype=torch.float32)[:, None] - self.row
+        xx = torch.arange(w, dtype=torch.float32)[None, :] - self.col
+        heatmaps = heatmaps.clone()
+        heatmaps[:, 9] = 0.8 * torch.exp(-(yy * yy + xx * xx) / 2.0)  # the left wrist
+        return centre, heatmaps, regress, offsets + 0.5, scale, box_offset, fpn
+
+
+def test_a_joint_lands_where_movenet_puts_it() -> None:
+    """The served joint maps keep MoveNet's grid, which is the project's (cell i centred on
+    input pixel 4 i + 1.5): the wrist's candidate is at MoveNet's own placement, (4 x 20 + 2,
+    4 x 12 + 2) - 0.5. Moved 3/8 of a cell on, as the field head's inputs are, it was 2 px up
+    and left of it."""
+    module = MoveNetFields(PeakedTrunk(12, 20), FieldHead().eval(), max_boxes=4).eval()
+    with torch.inference_mode():
+        maps, _, _ = module(torch.rand(1, 3, 100, 130) * 255)
+    cands = find_peaks(maps[0].numpy(), 4, 0.1)
+    (wrist,) = np.flatnonzero(cands.joint == 9)
+    assert np.allclose(cands.xy[wrist], [4 * 20 + 1.5, 4 * 12 + 1.5], atol=1e-3)
 
 
 def test_served_it_takes_its_own_box_head_and_loads_no_detector(tmp_path: Path) -> None:
