@@ -5,8 +5,9 @@ MoveNet's six heads all read one stride-4 feature map (`FPN_NODE`, 24 channels a
 `FieldHead` reads those features and MoveNet's 17 joint heatmaps and answers a neck map (MoveNet
 has no neck; COCO-18's parser walks the limbs from it) and the 2 x 17 field channels of
 COCO-18's limbs (`COCO18.limbs`, DFS order from the neck). Its outputs lie on the project's grid
-(cell i is input pixel (i + 0.5) * 4 - 0.5, `targets.encode.grid_to_image`); MoveNet's own cells
-are pixel 4 i, so `MoveNetFields` moves MoveNet's heatmaps by 3/8 of a cell to meet them.
+(cell i is input pixel (i + 0.5) * 4 - 0.5, `targets.encode.grid_to_image`). MoveNet's heatmap
+cells are the same cells (`MoveNetFields` says why), so its heatmaps are served as they are; the
+head reads its inputs resampled 3/8 of a cell on (`GRID_SHIFT`), as it was trained.
 
 (No `from __future__ import annotations`: TorchScript resolves the annotations.)
 """
