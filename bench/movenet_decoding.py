@@ -48,6 +48,7 @@ from service.importers.human_models import (  # noqa: E402
 from service.importers.movenet_export import TIMING_SIZE, convert, forward_ms  # noqa: E402
 from service.network.movenet import MoveNetHeads  # noqa: E402
 from service.parsing.centres import CentreDecodeConfig, decode, to_poses  # noqa: E402
+from service.runtime.exposure import brighten  # noqa: E402
 from service.skeleton import COCO18  # noqa: E402
 
 LONG_SIDE = 384
@@ -61,7 +62,9 @@ Heads = tuple[np.ndarray, ...]
 
 
 def forward(module: torch.nn.Module, image: np.ndarray) -> tuple[Heads, float, float]:
-    """(H, W, 3) RGB -> the heads as numpy (C, h, w), the scale (input / image), forward s."""
+    """(H, W, 3) RGB -> the heads as numpy (C, h, w), the scale (input / image), forward s.
+    A very dark image is brightened first, as the served pipelines do (runtime/exposure.py)."""
+    image = brighten(image)
     scale = LONG_SIDE / max(image.shape[:2])
     size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
     resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1

@@ -73,6 +73,7 @@ class RuntimeConfig:
     flip: bool = False
     working_size: int | None = None  # long side the models see; None: the pose manifest's
     person_scale: bool = True  # the pose manifest's person scale (runtime/person_scale.py)
+    brighten_dark: bool = True  # a very dark image brightened first (runtime/exposure.py)
     parser: str = "boxes"  # a key of service.parsing.PARSERS
     supplement_detector_boxes: bool | None = None  # None: on for bottom-up with a detector
     engine: str = "auto"  # runtime/engines.py: auto, torchscript or onnxruntime
@@ -124,6 +125,9 @@ class Settings(BaseSettings):
     # when its manifest names one (`person_scale`; runtime/person_scale.py). False: the
     # requested scales of the working image.
     person_scale: bool = True
+    # Brighten a very dark image (a night scene, an unlit room) before the models see it:
+    # runtime/exposure.py. Any other image is unchanged; False: never.
+    brighten_dark: bool = True
     # None: the threshold in the detector's manifest (0.3 when it names none).
     detector_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -195,6 +199,7 @@ class Settings(BaseSettings):
             flip=self.flip,
             working_size=self.working_size,
             person_scale=self.person_scale,
+            brighten_dark=self.brighten_dark,
             parser=self.parser,
             supplement_detector_boxes=self.supplement_detector_boxes,
             engine=self.engine,

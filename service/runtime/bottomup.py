@@ -101,7 +101,8 @@ class BottomupPipeline:
         """The model part of a batch: each image to its working size, its boxes (box_source),
         the pose net per pass and scale, the outputs fused per image."""
         start = time.perf_counter()
-        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
+        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size,
+                        self.config.brighten_dark) for inp in inputs]
         boxes = boxes_of(self._find_boxes(work))
         detected = time.perf_counter()
         plans = [self._plan(w, inp.scales, bx) for w, inp, bx in zip(work, inputs, boxes,
@@ -144,7 +145,8 @@ class BottomupPipeline:
         pixels) for the others, or the pose model's own box-head boxes when it has a head and
         no detector is loaded (every box above the threshold, before parsing); None without
         either."""
-        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
+        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size,
+                        self.config.brighten_dark) for inp in inputs]
         found = self._find_boxes(work)
         if self.box_pass is None and self.box_head and self.detector is None:
             found = [f if f is not None else

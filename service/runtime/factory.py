@@ -69,6 +69,7 @@ def pipeline_config(runtime: RuntimeConfig, detector: str | None) -> PipelineCon
     return PipelineConfig(
         scales=runtime.scales, fp16=runtime.fp16, detector_threshold=runtime.detector_threshold,
         flip=runtime.flip, working_size=runtime.working_size, person_scale=runtime.person_scale,
+        brighten_dark=runtime.brighten_dark,
         parser=ParserConfig(supplement_detector_boxes=supplement), parser_name=runtime.parser,
     )  # fmt: skip
 

@@ -42,6 +42,8 @@ class PipelineConfig:
     # Pose passes per image at most, overriding the manifest's `person_scale.max_passes` (1: one
     # pass at the median person's scale, as before per-group passes); None: the manifest's.
     max_pose_passes: int | None = None
+    # Brighten a very dark image before the models see it (runtime/exposure.py).
+    brighten_dark: bool = True
 
 
 @dataclass(frozen=True)

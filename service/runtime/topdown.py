@@ -79,7 +79,8 @@ class TopdownPipeline:
         """Working images, crops (client boxes / detector / whole image), then every crop of
         the batch through the landmark model together."""
         start = time.perf_counter()
-        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
+        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size,
+                        self.config.brighten_dark) for inp in inputs]
         found = or_whole_image(self.boxes.find(work), work)
         detected = time.perf_counter()
         squares = [[Square.of(b, self.crop.grow, a) for b, a in zip(f.boxes, f.angles,
@@ -125,7 +126,8 @@ class TopdownPipeline:
     def detect_missing(self, inputs: list[ImageInput]) -> list[list[Box] | None]:
         """Client boxes as given; the detector's (clipped to the image, in original pixels)
         for the others; None without a detector."""
-        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size) for inp in inputs]
+        work = [prepare(inp.image, inp.size, inp.boxes, self.working_size,
+                        self.config.brighten_dark) for inp in inputs]
         found = self.boxes.find(work)
         return [inp.boxes if inp.boxes is not None or f is None
                 else [w.frame.box_out(_clip(b, w.frame)) for b in f.boxes]

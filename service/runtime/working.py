@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from service.runtime.exposure import brighten
 from service.types import Box, Pose
 
 # Long side of the working image when neither the settings nor the pose manifest name one.
@@ -120,11 +121,14 @@ class WorkingInput:
 
 
 def prepare(
-    image: np.ndarray, size: tuple[int, int] | None, boxes: list[Box] | None, working_size: int
+    image: np.ndarray, size: tuple[int, int] | None, boxes: list[Box] | None, working_size: int,
+    brighten_dark: bool = False,
 ) -> WorkingInput:
     """(H', W', 3) image of an original of `size` (H, W) (None: the image's own size) + client
-    boxes in original pixels -> the working image and boxes."""
+    boxes in original pixels -> the working image and boxes; with `brighten_dark`, a very dark
+    image brightened (`exposure.brighten`)."""
     height, width = size if size is not None else (int(image.shape[0]), int(image.shape[1]))
     frame = Frame.of(height, width, working_size)
     working = None if boxes is None else [frame.box_in(box) for box in boxes]
-    return WorkingInput(fit(image, frame), frame, working)
+    # before the resize: averaging then rounding a dark image's few grey levels would lose them
+    return WorkingInput(fit(brighten(image) if brighten_dark else image, frame), frame, working)
