@@ -8,7 +8,9 @@ similarity is taken (Hungarian method, scipy's `linear_sum_assignment`); pairs u
 of where it was or is heading, a reach that grows while it is lost: a person who walked behind
 another keeps their id, and a fragment of someone does not take a track from its owner. An unmatched
 pose opens a track with the next id (1, 2, ...: ids are never reused in one video or stream); a
-track unmatched for more than `max_missed` frames ends.
+track unmatched for more than `max_missed` frames ends. A track opened on top of a person already
+tracked is tentative (`tentative_iou`): not answered, and given its id, only once a second frame
+in a row matches it; it ends at its first miss.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ class TrackerConfig:
     # box by at least this IoU (ByteTrack's second association): a frame whose maps are weak
     # keeps the person, while a fragment of them (a small box) or a stray never opens a track.
     weak_min_iou: float = 0.5
+    # A pose that opens a track where a person is already tracked (its box overlaps the box of a
+    # track seen in the last frame by more than this IoU) is a duplicate, a fragment or a mix of
+    # two overlapping people as often as a new person: its track is tentative, answered only once
+    # a second frame in a row matches it (SORT's and ByteTrack's confirmation, for new tracks
+    # among others only), and it ends at its first miss. None: every track is answered at once.
+    tentative_iou: float | None = 0.3
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,8 @@ class _Track:
     smoother: OneEuroFilter | None = None
     looks: list[Look] = field(default_factory=list)  # the last clear, confident views
     sizes: list[np.ndarray] = field(default_factory=list)  # (2,) width, height of its last boxes
+    confirmed: bool = True  # False: tentative (`TrackerConfig.tentative_iou`), not answered
+    # (a tentative track's id is 0 until it is confirmed)
 
     def __post_init__(self) -> None:
         self.remember_size()
@@ -97,6 +107,7 @@ class _Track:
             self.velocity = keep * self.velocity + (1 - keep) * moved
         self.keypoints, self.box, self.time_s, self.missed = keypoints, box, time_s, 0
         self.hits += 1
+        self.confirmed = True  # a tentative track matched a second frame in a row
         self.remember_size()
 
     def remember_size(self) -> None:
@@ -134,7 +145,7 @@ class Tracker:
         propagated, as top-down trackers propagate their crops). People whose boxes overlap
         another's (`hint_max_overlap`) get none."""
         height, width = size
-        seen = [t for t in self._tracks if not t.missed]
+        seen = [t for t in self._tracks if not t.missed and t.confirmed]
         if not seen:
             return []
         hints = np.stack([t.hint(time_s) for t in seen])
@@ -155,11 +166,21 @@ class Tracker:
                ) -> list[TrackedPose]:  # fmt: skip
         """This frame's poses -> the same poses, in order, each with its track id, then those
         of `weak` (poses under the answer's score threshold) that continue a track no pose of
-        `poses` matched (`weak_min_iou`). `image`: the (h, w, 3) uint8 RGB frame, `scale` times
-        the poses' pixels (for looks)."""
+        `poses` matched (`weak_min_iou`); a pose whose track is tentative (`tentative_iou`) is
+        left out. `image`: the (h, w, 3) uint8 RGB frame, `scale` times the poses' pixels (for
+        looks)."""
         boxes = [box_of(p) for p in poses]
         looks = self._looks(poses, boxes, image, scale)
-        pairs, scores = self._assign(poses, boxes, time_s, looks)
+        # confirmed tracks choose first; tentative ones take what they leave (ByteTrack's order)
+        seen_boxes = [t.box for t in self._tracks if t.confirmed and not t.missed]
+        pairs, scores = self._assign(poses, boxes, time_s, looks,
+                                     [t for t in self._tracks if t.confirmed])  # fmt: skip
+        rest = [i for i in range(len(poses)) if i not in pairs]
+        more, more_scores = self._assign([poses[i] for i in rest], [boxes[i] for i in rest],
+                                         time_s, [looks[i] for i in rest],
+                                         [t for t in self._tracks if not t.confirmed])  # fmt: skip
+        pairs.update({rest[k]: track for k, track in more.items()})
+        scores.update({rest[k]: score for k, score in more_scores.items()})
         rescued = self._rescue(weak or [], {id(t) for t in pairs.values()}, time_s)
         pairs.update({len(poses) + k: track for k, (_, track) in enumerate(rescued)})
         poses = [*poses, *(pose for pose, _ in rescued)]
@@ -170,29 +191,41 @@ class Tracker:
         for i, pose in enumerate(poses):
             track = pairs.get(i)
             if track is None:
-                track = _Track(self._next_id, pose.keypoints.copy(), boxes[i], time_s,
-                               smoother=self._smoother())  # fmt: skip
-                self._next_id += 1
+                confirmed = not self._among_tracked(boxes[i], seen_boxes)
+                track = _Track(0, pose.keypoints.copy(), boxes[i], time_s,
+                               smoother=self._smoother(), confirmed=confirmed)  # fmt: skip
                 self._tracks.append(track)
             else:
                 track.update(pose.keypoints.copy(), boxes[i], time_s)
+            if track.confirmed and not track.id:  # ids go to answered tracks only, in order
+                track.id, self._next_id = self._next_id, self._next_id + 1
             seen = looks[i]
             if seen is not None and clear[i] and scores.get(i, 1.0) >= LEARN_FROM:
                 track.looks = [*track.looks, seen][-GALLERY:]
-            out.append(TrackedPose(track.id, self._smoothed(track, pose, time_s)))
+            if track.confirmed:
+                out.append(TrackedPose(track.id, self._smoothed(track, pose, time_s)))
         matched = {id(t) for t in pairs.values()}
         for track in self._tracks:
             if id(track) not in matched and track.time_s != time_s:
                 track.missed += 1
-        self._tracks = [t for t in self._tracks if t.missed <= self.config.max_missed]
+        self._tracks = [t for t in self._tracks if t.missed <= self.config.max_missed
+                        and (t.confirmed or not t.missed)]  # fmt: skip
         return out
+
+    def _among_tracked(self, box: np.ndarray, seen_boxes: list[np.ndarray]) -> bool:
+        """Whether a new track's box overlaps a person tracked in the last frame by more than
+        `tentative_iou` (then the track starts tentative)."""
+        limit = self.config.tentative_iou
+        if limit is None or not seen_boxes:
+            return False
+        return bool(iou_matrix(box[None], np.stack(seen_boxes)).max() > limit)
 
     def _rescue(self, weak: list[Pose], matched: set[int], time_s: float
                 ) -> list[tuple[Pose, _Track]]:  # fmt: skip
         """Weak poses -> (pose, the unmatched track it continues), in the poses' order: the
         optimal assignment over box IoU with the tracks' predicted boxes, pairs under
         `weak_min_iou` dropped."""
-        lost = [t for t in self._tracks if id(t) not in matched]
+        lost = [t for t in self._tracks if id(t) not in matched and t.confirmed]
         if not weak or not lost:
             return []
         predicted = np.stack([t.predicted(time_s)[1] for t in lost])  # (T, 4)
@@ -209,31 +242,33 @@ class Tracker:
         return [look(lab, p.keypoints, b, scale) for p, b in zip(poses, boxes, strict=True)]
 
     def _assign(
-        self, poses: list[Pose], boxes: list[np.ndarray], time_s: float, looks: list[Look | None]
+        self, poses: list[Pose], boxes: list[np.ndarray], time_s: float, looks: list[Look | None],
+        tracks: list[_Track],
     ) -> tuple[dict[int, _Track], dict[int, float]]:
-        """Pose index -> its track, by the optimal assignment over similarities; and -> the
-        pair's similarity."""
-        if not poses or not self._tracks:
+        """Pose index -> its track among `tracks`, by the optimal assignment over similarities;
+        and -> the pair's similarity."""
+        if not poses or not tracks:
             return {}, {}
-        predicted = [t.predicted(time_s) for t in self._tracks]
+        predicted = [t.predicted(time_s) for t in tracks]
         kp_t = np.stack([kp for kp, _ in predicted])  # (T, J, 3)
         box_t = np.stack([b for _, b in predicted])  # (T, 4)
         kp_p = np.stack([p.keypoints for p in poses])  # (P, J, 3)
         similarity = SIMILARITIES[self.config.match](kp_t, box_t, kp_p, np.stack(boxes),
                                                      self.sigmas)  # (T, P)  # fmt: skip
-        self._known_by_look(similarity, box_t, boxes, looks)
+        self._known_by_look(similarity, box_t, boxes, looks, tracks)
         rows, cols = linear_sum_assignment(similarity, maximize=True)
         kept = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True)
                 if similarity[r, c] >= self.config.min_similarity]  # fmt: skip
-        return ({c: self._tracks[r] for r, c in kept},
+        return ({c: tracks[r] for r, c in kept},
                 {c: float(similarity[r, c]) for r, c in kept})  # fmt: skip
 
     def _known_by_look(self, similarity: np.ndarray, box_t: np.ndarray,
-                       boxes: list[np.ndarray], looks: list[Look | None]) -> None:  # fmt: skip
+                       boxes: list[np.ndarray], looks: list[Look | None],
+                       tracks: list[_Track]) -> None:  # fmt: skip
         """Blend (in place) each track's similarity to each pose with their looks' (`look_weight`),
         and raise it to a pose that looks like it and stands within reach of where it was last
         seen or is predicted."""
-        for t, track in enumerate(self._tracks):
+        for t, track in enumerate(tracks):
             if not track.looks:
                 continue
             for p, seen in enumerate(looks):

@@ -155,3 +155,26 @@ def test_weak_poses_only_continue_tracks_that_no_sure_pose_matched() -> None:
     assert tracker.ids_issued == 2
     # without `weak` the person is unseen that frame; the next sure pose still has their id
     assert [t.track_id for t in tracker.update([_pose(106), _pose(408)], 0.12)] == [1, 2]
+
+
+def test_a_new_pose_on_a_tracked_person_is_answered_only_from_its_second_frame() -> None:
+    """Tentative tracks (`tentative_iou`): a pose opening a track where a person is already
+    tracked (box IoU 0.45 with theirs here) is a duplicate or a mix of two overlapping people as
+    often as a newcomer. Seen once it is not answered and costs no id; seen in two frames in a
+    row it is answered from the second, with the next id. A newcomer in the open, and everyone
+    in the first frame, are answered at once."""
+    tracker = Tracker(AIC14.sigmas_array)
+    assert [t.track_id for t in tracker.update([_pose(100), _pose(400)], 0.0)] == [1, 2]
+    over = _pose(115)  # 40 px wide boxes 15 px apart: IoU 25 / 55
+    assert iou_matrix(box_of(over)[None], box_of(_pose(100))[None])[0, 0] > 0.3
+    out = tracker.update([_pose(100), _pose(400), over], 0.04)
+    assert [t.track_id for t in out] == [1, 2]  # once: a duplicate, not answered
+    assert tracker.ids_issued == 2
+    assert [t.track_id for t in tracker.update([_pose(100), _pose(400)], 0.08)] == [1, 2]
+    tracker.update([_pose(100), _pose(400), _pose(116)], 0.12)  # someone steps out again
+    out = tracker.update([_pose(100), _pose(400), _pose(118), _pose(700)], 0.16)
+    assert [t.track_id for t in out] == [1, 2, 3, 4]  # the second frame in a row: answered
+    assert tracker.ids_issued == 4  # ids stay 1, 2, 3, ...: the duplicate took none
+    off = Tracker(AIC14.sigmas_array, TrackerConfig(tentative_iou=None))
+    off.update([_pose(100), _pose(400)], 0.0)
+    assert [t.track_id for t in off.update([_pose(100), _pose(400), over], 0.04)] == [1, 2, 3]
